@@ -1,0 +1,38 @@
+// Named failure types shared by workflows, activities and the CLI. Code matches
+// on these, never on message text.
+export const FailureType = {
+  InvalidInput: 'InvalidInput',
+  UnknownCluster: 'UnknownCluster',
+  UnknownStorage: 'UnknownStorage',
+  SecretUnresolved: 'SecretUnresolved',
+  AuthenticationFailed: 'AuthenticationFailed',
+  ManagementApiUnreachable: 'ManagementApiUnreachable',
+  ManagementApiError: 'ManagementApiError',
+  InvalidDefinitions: 'InvalidDefinitions',
+  BackupSetNotFound: 'BackupSetNotFound',
+  ManifestInvalid: 'ManifestInvalid',
+  ManifestChecksumMismatch: 'ManifestChecksumMismatch',
+  DefinitionsConflict: 'DefinitionsConflict',
+  ImportRejected: 'ImportRejected',
+  RestoreVerificationFailed: 'RestoreVerificationFailed',
+  StorageError: 'StorageError',
+} as const;
+
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+// Failures that no retry can fix: the activity retry policy lists them so an
+// activity that forgot to mark one non-retryable still stops at once.
+export const nonRetryableFailureTypes: FailureType[] = [
+  FailureType.InvalidInput,
+  FailureType.UnknownCluster,
+  FailureType.UnknownStorage,
+  FailureType.SecretUnresolved,
+  FailureType.AuthenticationFailed,
+  FailureType.InvalidDefinitions,
+  FailureType.BackupSetNotFound,
+  FailureType.ManifestInvalid,
+  FailureType.ManifestChecksumMismatch,
+  FailureType.DefinitionsConflict,
+  FailureType.ImportRejected,
+  FailureType.RestoreVerificationFailed,
+];

@@ -1,0 +1,14 @@
+import { compactUtc } from './names';
+
+// One helper per workflow so ids stay greppable and never collide by accident.
+export function backupDefinitionsWorkflowId(cluster: string, at: Date): string {
+  return `backup-definitions-${cluster}-${compactUtc(at)}`;
+}
+
+export function restoreDefinitionsWorkflowId(cluster: string, at: Date): string {
+  return `restore-definitions-${cluster}-${compactUtc(at)}`;
+}
+
+export function verifyBackupWorkflowId(cluster: string, component: string, setId: string, at: Date): string {
+  return `verify-backup-${cluster}-${component}-${setId}-${compactUtc(at)}`;
+}

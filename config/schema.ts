@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { ResourceName } from '../common/names';
+
+// A secret is never written in the config itself: it names where to read it.
+// value: exists for the embedded dev default (guest/guest) and tests only.
+export const SecretRef = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+|value:.*)$/, 'must be a reference: env:NAME, file:PATH or value:TEXT');
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'Invalid url' });
+
+const TemporalConfig = z
+  .object({
+    address: z.string().min(1).default('127.0.0.1:7233'),
+    namespace: z.string().min(1).default('default'),
+    taskQueue: z.string().min(1).default('rabbitvault'),
+    webUiUrl: httpUrl.default('http://127.0.0.1:8233'),
+    tls: z
+      .object({
+        serverName: z.string().optional(),
+        caFile: z.string().optional(),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    apiKey: SecretRef.optional(),
+  })
+  .strict();
+
+const LocalStorage = z
+  .object({
+    type: z.literal('local'),
+    path: z.string().min(1),
+  })
+  .strict();
+
+const S3Storage = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().min(3),
+    prefix: z.string().default(''),
+    region: z.string().default('us-east-1'),
+    endpoint: httpUrl.optional(),
+    forcePathStyle: z.boolean().default(false),
+    accessKeyId: SecretRef.optional(),
+    secretAccessKey: SecretRef.optional(),
+    serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
+    kmsKeyId: z.string().optional(),
+    partSizeMiB: z.number().int().min(5).max(512).default(16),
+  })
+  .strict();
+
+export const StorageTarget = z.discriminatedUnion('type', [LocalStorage, S3Storage]);
+export type StorageTarget = z.infer<typeof StorageTarget>;
+export type S3StorageTarget = z.infer<typeof S3Storage>;
+
+const ClusterConfig = z
+  .object({
+    management: z
+      .object({
+        url: httpUrl,
+        username: z.string().min(1),
+        password: SecretRef,
+        timeoutSeconds: z.number().positive().default(30),
+      })
+      .strict(),
+    amqp: z
+      .object({
+        url: z.url({ protocol: /^amqps?$/, error: 'Invalid url' }),
+        username: z.string().min(1).optional(),
+        password: SecretRef.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ClusterConfig = z.infer<typeof ClusterConfig>;
+
+export const RabbitvaultConfig = z
+  .object({
+    temporal: TemporalConfig.default(TemporalConfig.parse({})),
+    storage: z
+      .object({
+        default: ResourceName,
+        targets: z.record(ResourceName, StorageTarget),
+      })
+      .strict()
+      .refine((s) => s.default in s.targets, { message: 'must name one of storage.targets', path: ['default'] }),
+    clusters: z.record(ResourceName, ClusterConfig).refine((c) => Object.keys(c).length > 0, 'at least one cluster is needed'),
+  })
+  .strict();
+export type RabbitvaultConfig = z.infer<typeof RabbitvaultConfig>;

@@ -1,0 +1,36 @@
+import net from 'node:net';
+import { SetupError } from './progress';
+
+export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+export async function assertPortFree(port: number, what: string, hint: string): Promise<void> {
+  if (!(await isPortFree(port))) throw new SetupError(`port ${port} (${what}) is in use: ${hint}`);
+}
+
+// A port the OS says is free now; tests use these so runs never collide.
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new SetupError(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
+}

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+// What `npm test` started, handed to every test process through one env var.
+export const TestStackInfo = z.object({
+  runDir: z.string(),
+  temporalAddress: z.string(),
+  workflowBundlePath: z.string(),
+  minio: z.object({ endpoint: z.string(), accessKeyId: z.string(), secretAccessKey: z.string() }),
+  nodes: z.array(
+    z.object({
+      name: z.string(),
+      baseDir: z.string(),
+      amqpPort: z.number(),
+      managementPort: z.number(),
+      distPort: z.number(),
+    }),
+  ),
+});
+export type TestStackInfo = z.infer<typeof TestStackInfo>;
+
+export const TEST_STACK_ENV = 'RABBITVAULT_TEST_STACK';

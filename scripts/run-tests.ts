@@ -1,0 +1,111 @@
+// `npm test`: lint, type-check, start the real dev stack (Temporal dev server,
+// MinIO, two isolated RabbitMQ nodes), run every test against it, tear it down.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureGoTool, MINIO, TEMPORAL_CLI } from './devstack/goTools';
+import { startMinio } from './devstack/minio';
+import { freePort } from './devstack/ports';
+import { SetupError, step } from './devstack/progress';
+import { IsolatedRabbitNode } from './devstack/rabbitmqNode';
+import { startTemporalDevServer } from './devstack/temporal';
+import { TEST_STACK_ENV, type TestStackInfo } from './devstack/testStack';
+
+const root = path.resolve(__dirname, '..');
+
+function runStep(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  step(title);
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function testFiles(selected: string[]): string[] {
+  if (selected.length > 0) return selected.map((f) => path.resolve(f));
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : [],
+    );
+  return walk(path.join(root, 'test')).sort();
+}
+
+async function main(): Promise<number> {
+  const selected = process.argv.slice(2);
+  if (selected.length === 0) {
+    if ((await runStep('lint (eslint)', 'npx', ['eslint', '.'])) !== 0) return 1;
+    if ((await runStep('type-check (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.'])) !== 0) return 1;
+  }
+  await ensureGoTool(TEMPORAL_CLI);
+  await ensureGoTool(MINIO);
+
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-test-'));
+  const stops: Array<() => Promise<void>> = [];
+  const teardown = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    rmSync(runDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void teardown().then(() => process.exit(130)));
+  try {
+    const temporalPort = await freePort();
+    const [temporal, minio] = await Promise.all([
+      startTemporalDevServer({ port: temporalPort, logFile: path.join(runDir, 'temporal.log') }),
+      startMinio({ port: await freePort(), dataDir: path.join(runDir, 'minio'), logFile: path.join(runDir, 'minio.log') }),
+    ]);
+    stops.push(temporal.stop, minio.stop);
+    const nodes = await Promise.all(
+      ['a', 'b'].map(async (suffix) => {
+        const node = new IsolatedRabbitNode({
+          name: `rv-test-${suffix}-${process.pid}`,
+          baseDir: path.join(runDir, 'rabbitmq'),
+          amqpPort: await freePort(),
+          managementPort: await freePort(),
+          distPort: await freePort(),
+        });
+        stops.push(() => node.stop());
+        await node.start();
+        return node;
+      }),
+    );
+    step('bundling workflow code once for every test worker');
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+    const workflowBundlePath = path.join(runDir, 'workflow-bundle.js');
+    writeFileSync(workflowBundlePath, code);
+    const info: TestStackInfo = {
+      runDir,
+      temporalAddress: temporal.address,
+      workflowBundlePath,
+      minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      nodes: nodes.map((n) => ({ name: n.options.name, ...n.options })),
+    };
+    mkdirSync(path.join(runDir, 'work'), { recursive: true });
+    const files = testFiles(selected);
+    return await runStep(
+      `running ${files.length} test file(s)`,
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files],
+      { ...process.env, [TEST_STACK_ENV]: JSON.stringify(info) },
+    );
+  } finally {
+    await teardown();
+  }
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => step(`bundler: ${m}`),
+  error: (m: string) => step(`bundler: ${m}`),
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`rabbitvault: ${error instanceof SetupError ? error.message : String((error as Error)?.stack ?? error)}\n`);
+    process.exit(1);
+  },
+);
