@@ -16,6 +16,7 @@ export const FailureType = {
   ImportRejected: 'ImportRejected',
   RestoreVerificationFailed: 'RestoreVerificationFailed',
   StorageError: 'StorageError',
+  StepFailed: 'StepFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

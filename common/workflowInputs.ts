@@ -7,11 +7,14 @@ export const RetryInput = z
     initialIntervalSeconds: z.number().positive().max(3600).default(2),
     maximumIntervalSeconds: z.number().positive().max(3600).default(60),
     maximumAttempts: z.number().int().min(1).max(1000).default(8),
+    // How long one attempt of one step may take before it is retried elsewhere
+    // (also how long a step waits for a worker that died mid-attempt).
+    attemptTimeoutSeconds: z.number().positive().max(86400).default(600),
   })
   .strict();
 export type RetryInput = z.infer<typeof RetryInput>;
 
-const retry = RetryInput.default({ initialIntervalSeconds: 2, maximumIntervalSeconds: 60, maximumAttempts: 8 });
+const retry = RetryInput.default(RetryInput.parse({}));
 
 export const BackupDefinitionsInput = z
   .object({

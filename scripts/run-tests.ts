@@ -78,7 +78,7 @@ async function main(): Promise<number> {
       temporalAddress: temporal.address,
       workflowBundlePath,
       minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
-      nodes: nodes.map((n) => ({ name: n.options.name, ...n.options })),
+      nodes: nodes.map((n) => n.options),
     };
     mkdirSync(path.join(runDir, 'work'), { recursive: true });
     const files = testFiles(selected);

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact } from '../../common/manifest';
+import type { StorageBackend } from '../storage/backend';
+
+// Hashes and counts bytes on their way to storage: one pass, nothing buffered.
+class HashingCounter extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    done(null, chunk);
+  }
+}
+
+export async function storeArtifact(
+  backend: StorageBackend,
+  setPrefix: string,
+  name: string,
+  body: Readable | Buffer,
+  contentType?: string,
+): Promise<Artifact> {
+  const counter = new HashingCounter();
+  const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+  source.on('error', (error) => counter.destroy(error));
+  await backend.put(`${setPrefix}/${name}`, source.pipe(counter), { contentType });
+  return { name, size: counter.size, sha256: counter.hash.digest('hex'), ...(contentType ? { contentType } : {}) };
+}
+
+export async function hashStoredObject(backend: StorageBackend, key: string): Promise<{ size: number; sha256: string }> {
+  const counter = new HashingCounter();
+  await pipeline(await backend.get(key), counter, async function* (source) {
+    for await (const _chunk of source) {
+      // Drain: the counter has already seen the bytes.
+    }
+  });
+  return { size: counter.size, sha256: counter.hash.digest('hex') };
+}
+
+export async function readSmallObject(backend: StorageBackend, key: string, limitBytes = 512 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of await backend.get(key)) {
+    total += (chunk as Buffer).length;
+    if (total > limitBytes) throw new Error(`${backend.locate(key)} is larger than ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,96 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import { Manifest, MANIFEST_FILE } from '../../common/manifest';
+import { setPrefix, type Component } from '../../common/names';
+import type { StorageBackend } from '../storage/backend';
+import { readSmallObject } from './artifacts';
+
+export interface CatalogEntry {
+  cluster: string;
+  component: string;
+  setId: string;
+  prefix: string;
+  complete: boolean;
+  bytes: number;
+  manifest?: Manifest;
+  problem?: string;
+}
+
+// Every set under <cluster>/<component>/<setId>/, newest first. A set whose
+// manifest is missing or unreadable is listed as incomplete, never restorable.
+export async function listSets(backend: StorageBackend, filter: { cluster?: string; component?: Component } = {}): Promise<CatalogEntry[]> {
+  const prefix = filter.cluster ? (filter.component ? `${filter.cluster}/${filter.component}/` : `${filter.cluster}/`) : '';
+  const objects = await backend.list(prefix);
+  const sets = new Map<string, CatalogEntry>();
+  for (const object of objects) {
+    const parts = object.key.split('/');
+    if (parts.length < 4) continue;
+    const [cluster, component, setId] = parts as [string, string, string];
+    if (filter.component && component !== filter.component) continue;
+    const key = `${cluster}/${component}/${setId}`;
+    const entry = sets.get(key) ?? { cluster, component, setId, prefix: key, complete: false, bytes: 0 };
+    entry.bytes += object.size;
+    if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
+    sets.set(key, entry);
+  }
+  const entries = [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
+  for (const entry of entries.filter((e) => e.complete)) {
+    try {
+      entry.manifest = await readManifest(backend, entry.prefix);
+    } catch (error) {
+      entry.complete = false;
+      entry.problem = (error as Error).message;
+    }
+  }
+  return entries;
+}
+
+export async function readManifest(backend: StorageBackend, prefix: string): Promise<Manifest> {
+  const key = `${prefix}/${MANIFEST_FILE}`;
+  const location = backend.locate(key);
+  let raw: unknown;
+  try {
+    raw = JSON.parse((await readSmallObject(backend, key, 16 * 1024 * 1024)).toString('utf8'));
+  } catch (error) {
+    throw manifestInvalid(`${location}: not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = Manifest.safeParse(raw);
+  if (!parsed.success) {
+    throw manifestInvalid(`${location}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function manifestInvalid(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: FailureType.ManifestInvalid, nonRetryable: true });
+}
+
+// "latest" means the newest complete set; an unknown id or an empty storage is a clear error.
+export async function resolveSet(
+  backend: StorageBackend,
+  cluster: string,
+  component: Component,
+  ref: string,
+): Promise<{ prefix: string; manifest: Manifest }> {
+  if (ref === 'latest') {
+    const newest = (await listSets(backend, { cluster, component })).find((e) => e.complete && e.manifest);
+    if (!newest?.manifest) {
+      throw notFound(`no complete ${component} backups of cluster "${cluster}" in ${backend.locate(`${cluster}/${component}/`)}`);
+    }
+    return { prefix: newest.prefix, manifest: newest.manifest };
+  }
+  const prefix = setPrefix(cluster, component, ref);
+  if (!(await backend.stat(`${prefix}/${MANIFEST_FILE}`))) {
+    const anyObject = (await backend.list(`${prefix}/`)).length > 0;
+    throw notFound(
+      anyObject
+        ? `backup set ${ref} of cluster "${cluster}" is incomplete (no ${MANIFEST_FILE}) at ${backend.locate(prefix)}: it cannot be restored`
+        : `no ${component} backup set ${ref} of cluster "${cluster}" at ${backend.locate(prefix)}`,
+    );
+  }
+  return { prefix, manifest: await readManifest(backend, prefix) };
+}
+
+function notFound(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: FailureType.BackupSetNotFound, nonRetryable: true });
+}

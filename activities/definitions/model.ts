@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+// The entity kinds of a definitions file, how each is identified, and whether
+// POST /api/definitions overwrites an existing one (true) or silently keeps
+// the target's (false: a difference there is a conflict we must report).
+export const ENTITY_KINDS = {
+  vhosts: { key: ['name'], importOverwrites: true },
+  users: { key: ['name'], importOverwrites: true },
+  permissions: { key: ['user', 'vhost'], importOverwrites: true },
+  topic_permissions: { key: ['user', 'vhost', 'exchange'], importOverwrites: true },
+  parameters: { key: ['vhost', 'component', 'name'], importOverwrites: true },
+  global_parameters: { key: ['name'], importOverwrites: true },
+  policies: { key: ['vhost', 'name'], importOverwrites: true },
+  exchanges: { key: ['vhost', 'name'], importOverwrites: false },
+  queues: { key: ['vhost', 'name'], importOverwrites: false },
+  bindings: { key: ['vhost', 'source', 'destination', 'destination_type', 'routing_key', 'arguments'], importOverwrites: false },
+} as const;
+export type EntityKind = keyof typeof ENTITY_KINDS;
+export const entityKinds = Object.keys(ENTITY_KINDS) as EntityKind[];
+
+// The guide's "required keys" check, plus: every present kind is a list of objects.
+export const REQUIRED_KEYS = ['users', 'vhosts', 'permissions', 'queues', 'exchanges', 'bindings'] as const;
+
+export type Entity = Record<string, unknown>;
+export type Definitions = Partial<Record<EntityKind, Entity[]>> & Record<string, unknown>;
+
+const EntityList = z.array(z.record(z.string(), z.unknown()));
+
+export function parseDefinitions(bytes: Buffer, source: string, requireAllKeys: boolean): Definitions {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new InvalidDefinitions(`${source}: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidDefinitions(`${source}: top level must be a JSON object`);
+  }
+  const defs = json as Record<string, unknown>;
+  const missing = requireAllKeys ? REQUIRED_KEYS.filter((k) => !(k in defs)) : [];
+  if (missing.length > 0) throw new InvalidDefinitions(`${source}: missing required keys ${missing.join(', ')}`);
+  for (const kind of entityKinds) {
+    if (kind in defs && !EntityList.safeParse(defs[kind]).success) {
+      throw new InvalidDefinitions(`${source}: "${kind}" must be a list of objects`);
+    }
+  }
+  return defs as Definitions;
+}
+
+export class InvalidDefinitions extends Error {}
+
+export type DefinitionsCounts = Record<EntityKind, number>;
+
+export function countDefinitions(defs: Definitions): DefinitionsCounts {
+  return Object.fromEntries(entityKinds.map((k) => [k, defs[k]?.length ?? 0])) as DefinitionsCounts;
+}
+
+export function entityKey(kind: EntityKind, entity: Entity): string {
+  return ENTITY_KINDS[kind].key.map((field) => canonicalJson(entity[field] ?? null)).join('|');
+}
+
+// Human-readable identity for reports, e.g. queue "orders" in vhost "/".
+export function describeEntity(kind: EntityKind, entity: Entity): string {
+  const parts = ENTITY_KINDS[kind].key
+    .filter((f) => f !== 'arguments' || Object.keys((entity[f] as object) ?? {}).length > 0)
+    .map((f) => `${f}=${typeof entity[f] === 'string' ? entity[f] : canonicalJson(entity[f] ?? null)}`);
+  return `${kind.replace(/s$/, '')} ${parts.join(' ')}`;
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,83 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { ClusterConfig } from '../../config/schema';
+import { resolveSecret } from '../secrets/resolveSecret';
+
+// The RabbitMQ management HTTP API of one cluster. Credentials are resolved
+// here, inside the activity, and appear in no error message.
+export class ManagementApi {
+  private readonly baseUrl: string;
+  private readonly username: string;
+  private readonly authorization: string;
+
+  constructor(
+    readonly clusterName: string,
+    private readonly cluster: ClusterConfig,
+  ) {
+    this.baseUrl = cluster.management.url.replace(/\/+$/, '');
+    this.username = cluster.management.username;
+    const password = resolveSecret(cluster.management.password, `clusters.${clusterName}.management.password`);
+    this.authorization = `Basic ${Buffer.from(`${this.username}:${password}`).toString('base64')}`;
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  // Raw bytes as RabbitMQ produced them, so the artifact imports as is.
+  async exportDefinitions(): Promise<Buffer> {
+    const res = await this.request('GET', '/api/definitions');
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async importDefinitions(body: Buffer): Promise<void> {
+    await this.request('POST', '/api/definitions', body);
+  }
+
+  async overview(): Promise<{ rabbitmq_version?: string; cluster_name?: string }> {
+    const res = await this.request('GET', '/api/overview');
+    return (await res.json()) as { rabbitmq_version?: string; cluster_name?: string };
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<Response> {
+    const target = `${this.baseUrl}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(target, {
+        method,
+        headers: { authorization: this.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body,
+        signal: AbortSignal.timeout(this.cluster.management.timeoutSeconds * 1000),
+      });
+    } catch (error) {
+      throw ApplicationFailure.create({
+        message: `management API unreachable at ${this.baseUrl}: ${describeNetworkError(error)}`,
+        type: FailureType.ManagementApiUnreachable,
+      });
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw ApplicationFailure.create({
+        message: `authentication failed for ${this.username} at ${this.baseUrl}${res.status === 403 ? ' (user lacks the administrator tag)' : ''}`,
+        type: FailureType.AuthenticationFailed,
+        nonRetryable: true,
+      });
+    }
+    if (!res.ok) {
+      const reason = (await res.text()).slice(0, 500);
+      const retryable = res.status >= 500 || res.status === 429;
+      throw ApplicationFailure.create({
+        message: `${method} ${target} answered ${res.status}: ${reason}`,
+        type: method === 'POST' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
+        nonRetryable: !retryable,
+      });
+    }
+    return res;
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return 'timed out';
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(error);
+}

@@ -1,0 +1,52 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { RabbitvaultConfig, StorageTarget } from '../../config/schema';
+import { resolveSecret } from '../secrets/resolveSecret';
+import type { StorageBackend } from './backend';
+import { LocalDirectoryStorage } from './local';
+import { S3ObjectStorage } from './s3';
+
+export interface OpenedStorage {
+  name: string;
+  backend: StorageBackend;
+}
+
+export function storageTarget(config: RabbitvaultConfig, name: string | undefined): { name: string; target: StorageTarget } {
+  const chosen = name ?? config.storage.default;
+  const target = config.storage.targets[chosen];
+  if (!target) {
+    throw ApplicationFailure.create({
+      message: `unknown storage target "${chosen}": the worker's config has ${Object.keys(config.storage.targets).join(', ')}`,
+      type: FailureType.UnknownStorage,
+      nonRetryable: true,
+    });
+  }
+  return { name: chosen, target };
+}
+
+export function createBackend(name: string, target: StorageTarget): StorageBackend {
+  if (target.type === 'local') return new LocalDirectoryStorage(target.path);
+  const field = `storage.targets.${name}`;
+  const credentials =
+    target.accessKeyId && target.secretAccessKey
+      ? {
+          accessKeyId: resolveSecret(target.accessKeyId, `${field}.accessKeyId`),
+          secretAccessKey: resolveSecret(target.secretAccessKey, `${field}.secretAccessKey`),
+        }
+      : undefined;
+  return new S3ObjectStorage(target, credentials);
+}
+
+// One backend per target per worker, so S3 clients and their sockets are reused.
+export function storageOpener(config: RabbitvaultConfig): (name: string | undefined) => OpenedStorage {
+  const cache = new Map<string, StorageBackend>();
+  return (requested) => {
+    const { name, target } = storageTarget(config, requested);
+    let backend = cache.get(name);
+    if (!backend) {
+      backend = createBackend(name, target);
+      cache.set(name, backend);
+    }
+    return { name, backend };
+  };
+}

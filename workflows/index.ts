@@ -1,0 +1,3 @@
+export { backupDefinitions } from './backupDefinitions';
+export { restoreDefinitions } from './restoreDefinitions';
+export { verifyBackup } from './verifyBackup';

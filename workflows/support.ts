@@ -1,0 +1,65 @@
+import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { Activities } from '../activities';
+import { FailureType, nonRetryableFailureTypes } from '../common/failures';
+import { describeIssues, type RetryInput } from '../common/workflowInputs';
+
+// Invalid input fails the workflow at once, naming every bad field; a plain
+// Error here would only fail the task and retry forever.
+export function parseWorkflowInput<S extends z.ZodType>(schema: S, raw: unknown, workflow: string): z.output<S> {
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw ApplicationFailure.create({
+      message: `invalid ${workflow} input: ${describeIssues(parsed.error)}`,
+      type: FailureType.InvalidInput,
+      nonRetryable: true,
+    });
+  }
+  return parsed.data;
+}
+
+export function activitiesWithRetry(retry: RetryInput) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: retry.attemptTimeoutSeconds * 1000,
+    retry: {
+      initialInterval: retry.initialIntervalSeconds * 1000,
+      maximumInterval: retry.maximumIntervalSeconds * 1000,
+      backoffCoefficient: 2,
+      maximumAttempts: retry.maximumAttempts,
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+  });
+}
+
+export interface Progress {
+  step: string;
+  detail?: string;
+  stepsDone: number;
+}
+
+export const progressQuery = defineQuery<Progress>('progress');
+
+// Steps an operator can follow live (`--wait`, Web UI queries).
+export function trackProgress(): (step: string, detail?: string) => void {
+  const current: Progress = { step: 'starting', stepsDone: 0 };
+  setHandler(progressQuery, () => current);
+  return (step, detail) => {
+    current.stepsDone += 1;
+    current.step = step;
+    current.detail = detail;
+  };
+}
+
+// Lifts the activity's own message to the workflow failure, so the Web UI and
+// the CLI show "authentication failed for ..." instead of "activity failed".
+export function explainFailure(step: string, error: unknown, context = ''): ApplicationFailure {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const type = cause instanceof ApplicationFailure && cause.type ? cause.type : FailureType.StepFailed;
+  return ApplicationFailure.create({
+    message: `${step} failed: ${message}${context ? `; ${context}` : ''}`,
+    type,
+    nonRetryable: true,
+    details: cause instanceof ApplicationFailure ? (cause.details as unknown[] | undefined) : undefined,
+  });
+}
