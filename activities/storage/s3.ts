@@ -40,13 +40,28 @@ export class S3ObjectStorage implements StorageBackend {
   }
 
   async put(key: string, body: Readable | Buffer, options?: { contentType?: string }): Promise<void> {
-    const upload = new Upload({
+    let sourceError: unknown;
+    if (!Buffer.isBuffer(body)) body.once('error', (error) => (sourceError = error));
+    try {
+      await this.upload(key, body, options?.contentType).done();
+    } catch (error) {
+      // Like stream.pipeline, on every path: a failed upload must not leave the producer blocked on backpressure.
+      if (!Buffer.isBuffer(body)) body.destroy();
+      // The producer's own failure (e.g. tar died) is more useful to the caller than a wrapped one.
+      if (error === sourceError) throw error;
+      throw this.failure('PutObject', key, error);
+    }
+  }
+
+  // One PutObject for bodies under a part, otherwise a multipart upload that S3 only publishes on completion.
+  private upload(key: string, body: Readable | Buffer, contentType: string | undefined): Upload {
+    return new Upload({
       client: this.client,
       params: {
         Bucket: this.target.bucket,
         Key: this.prefix + key,
         Body: body,
-        ContentType: options?.contentType ?? 'application/octet-stream',
+        ContentType: contentType ?? 'application/octet-stream',
         ServerSideEncryption: this.target.serverSideEncryption,
         SSEKMSKeyId: this.target.kmsKeyId,
       },
@@ -55,17 +70,6 @@ export class S3ObjectStorage implements StorageBackend {
       // Abandoned parts cost storage and are invisible to list(): always abort them.
       leavePartsOnError: false,
     });
-    let sourceError: unknown;
-    if (!Buffer.isBuffer(body)) body.once('error', (error) => (sourceError = error));
-    try {
-      await upload.done();
-    } catch (error) {
-      // Like stream.pipeline: a failed upload must not leave the producer blocked on backpressure.
-      if (!Buffer.isBuffer(body)) body.destroy();
-      // The producer's own failure (e.g. tar died) is more useful to the caller than a wrapped one.
-      if (error === sourceError) throw error;
-      throw this.failure('PutObject', key, error);
-    }
   }
 
   async get(key: string): Promise<Readable> {
@@ -150,7 +154,7 @@ export class S3ObjectStorage implements StorageBackend {
     return new Error(`S3 ${operation} ${this.locate(key)} failed: ${detail}`, { cause: error });
   }
 
-  // Network and SDK messages never should contain the secret; make sure of it.
+  // Network and SDK messages should never contain the secret; make sure of it.
   private redact(text: string): string {
     const secret = this.credentials?.secretAccessKey;
     return secret ? text.split(secret).join('<secret access key>') : text;
@@ -162,8 +166,7 @@ function httpStatus(error: unknown): number | undefined {
 }
 
 // Bodiless responses (HEAD) leave the SDK only a generic name, so the HTTP status is named too.
-function errorCode(error: unknown): string {
-  if (!(error instanceof S3ServiceException)) return String((error as Error)?.name ?? error);
+function errorCode(error: S3ServiceException): string {
   const status = error.$metadata.httpStatusCode;
   return status ? `${error.name} (HTTP ${status})` : error.name;
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, openSync } from 'node:fs';
 import { ensureGoTool, MINIO } from './goTools';
 import { assertPortFree, waitFor } from './ports';
@@ -14,6 +15,10 @@ export interface RunningMinio {
 
 export const MINIO_ROOT_USER = 'minioadmin';
 export const MINIO_ROOT_PASSWORD = 'minioadmin';
+// MinIO's built-in single-key KMS, so SSE-S3 (AES256) and SSE-KMS work in the dev stack.
+// Derived from a fixed string: it protects nothing and must stay stable across restarts.
+export const MINIO_KMS_KEY_NAME = 'rabbitvault-dev';
+const MINIO_KMS_SECRET_KEY = `${MINIO_KMS_KEY_NAME}:${createHash('sha256').update('rabbitvault dev MinIO KMS key').digest('base64')}`;
 
 export async function startMinio(options: { port: number; dataDir: string; logFile: string }): Promise<RunningMinio> {
   const binary = await ensureGoTool(MINIO);
@@ -29,6 +34,7 @@ export async function startMinio(options: { port: number; dataDir: string; logFi
       MINIO_ROOT_PASSWORD,
       MINIO_BROWSER: 'off',
       MINIO_UPDATE: 'off',
+      MINIO_KMS_SECRET_KEY,
     },
     stdio: ['ignore', log, log],
   });
