@@ -48,7 +48,8 @@ const S3Storage = z
     secretAccessKey: SecretRef.optional(),
     serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
     kmsKeyId: z.string().optional(),
-    partSizeMiB: z.number().int().min(5).max(512).default(16),
+    // lib-storage keeps about queueSize+1 parts in memory per upload: keep parts modest.
+    partSizeMiB: z.number().int().min(5).max(64).default(16),
   })
   .strict();
 

@@ -1,7 +1,8 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { Activities } from '../activities';
 import { FailureType, nonRetryableFailureTypes } from '../common/failures';
+import { progressQuery, type Progress } from '../common/progress';
 import { describeIssues, type RetryInput } from '../common/workflowInputs';
 
 // Invalid input fails the workflow at once, naming every bad field; a plain
@@ -30,14 +31,6 @@ export function activitiesWithRetry(retry: RetryInput) {
     },
   });
 }
-
-export interface Progress {
-  step: string;
-  detail?: string;
-  stepsDone: number;
-}
-
-export const progressQuery = defineQuery<Progress>('progress');
 
 // Steps an operator can follow live (`--wait`, Web UI queries).
 export function trackProgress(): (step: string, detail?: string) => void {

@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { searchAttributeNames } from '../../common/searchAttributes';
 import { ensureGoTool, TEMPORAL_CLI } from './goTools';
-import { assertPortFree, waitFor } from './ports';
+import { assertPortFree, freePort, waitFor } from './ports';
 import { step } from './progress';
 
 const run = promisify(execFile);
@@ -38,11 +38,10 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const cli = await ensureGoTool(TEMPORAL_CLI);
   const address = `127.0.0.1:${options.port}`;
   await assertPortFree(options.port, 'Temporal frontend', 'stop what listens there or choose another port');
-  // The dev server also takes port+1000 for its HTTP API.
-  await assertPortFree(options.port + 1000, 'Temporal HTTP API', 'stop what listens there or choose another port');
   if (options.uiPort) await assertPortFree(options.uiPort, 'Temporal Web UI', 'stop what listens there or choose another port');
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--namespace', 'default', '--log-level', 'warn'];
-  args.push('--http-port', String(options.port + 1000));
+  // Its HTTP API and metrics would take fixed ports next to ours: give them free ones.
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   args.push(...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const name of searchAttributeNames) args.push('--search-attribute', `${name}=Keyword`);

@@ -1,0 +1,70 @@
+// The operator CLI. Every backup and restore runs as a Temporal workflow; this
+// starts them, follows them (--wait) and reads the backup catalog.
+import { ConfigError, loadConfig } from '../config/load';
+import { runWorker } from '../workers/main';
+import { UsageError } from './cli/args';
+import { backupCommand } from './cli/commands/backup';
+import { backupsCommand } from './cli/commands/backups';
+import { configCheckCommand } from './cli/commands/config';
+import { restoreCommand } from './cli/commands/restore';
+import type { CliContext } from './cli/context';
+
+const HELP = `rabbitvault: backup and disaster recovery for RabbitMQ on Temporal
+
+usage: rabbitvault <command> [--config FILE] [--json]
+
+  worker                                   run a worker (activities + workflows)
+  backup definitions --cluster C           back up definitions (GET /api/definitions)
+  restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
+  backups list [--cluster C] [--component K]
+  backups show SET_ID|latest --cluster C [--component K]
+  backups verify SET_ID|latest --cluster C [--component K]
+  config check                             validate the config file and print every problem
+
+Workflow commands take --wait (follow to the end, exit 1 on failure) and print
+the workflow id and its Web UI link. Config: --config, $RABBITVAULT_CONFIG,
+./rabbitvault.yaml, else the embedded default (local RabbitMQ, ./backups).`;
+
+function configFlag(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  if (i < 0) return undefined;
+  return argv[i]!.includes('=') ? argv[i]!.slice('--config='.length) : argv[i + 1];
+}
+
+export async function main(argv: string[], out = (l: string) => console.log(l), err = (l: string) => console.error(l)): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out(HELP);
+    return command ? 0 : 2;
+  }
+  try {
+    if (command === 'config') return configCheckCommand({ out, err }, rest);
+    if (command === 'worker') {
+      await runWorker(configFlag(rest));
+      return 0;
+    }
+    const { config, source } = loadConfig(configFlag(rest));
+    const ctx: CliContext = { config, configSource: source, out, err };
+    if (command === 'backup') return await backupCommand(ctx, rest);
+    if (command === 'restore') return await restoreCommand(ctx, rest);
+    if (command === 'backups') return await backupsCommand(ctx, rest);
+    throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(error.message);
+      return 2;
+    }
+    err(`rabbitvault: ${error instanceof ConfigError ? error.message : (error as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(`rabbitvault: ${(error as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
