@@ -4,16 +4,16 @@ import { z } from 'zod';
 // POST /api/definitions overwrites an existing one (true) or silently keeps
 // the target's (false: a difference there is a conflict we must report).
 export const ENTITY_KINDS = {
-  vhosts: { key: ['name'], importOverwrites: true },
-  users: { key: ['name'], importOverwrites: true },
-  permissions: { key: ['user', 'vhost'], importOverwrites: true },
-  topic_permissions: { key: ['user', 'vhost', 'exchange'], importOverwrites: true },
-  parameters: { key: ['vhost', 'component', 'name'], importOverwrites: true },
-  global_parameters: { key: ['name'], importOverwrites: true },
-  policies: { key: ['vhost', 'name'], importOverwrites: true },
-  exchanges: { key: ['vhost', 'name'], importOverwrites: false },
-  queues: { key: ['vhost', 'name'], importOverwrites: false },
-  bindings: { key: ['vhost', 'source', 'destination', 'destination_type', 'routing_key', 'arguments'], importOverwrites: false },
+  vhosts: { one: 'vhost', key: ['name'], importOverwrites: true },
+  users: { one: 'user', key: ['name'], importOverwrites: true },
+  permissions: { one: 'permission', key: ['user', 'vhost'], importOverwrites: true },
+  topic_permissions: { one: 'topic permission', key: ['user', 'vhost', 'exchange'], importOverwrites: true },
+  parameters: { one: 'parameter', key: ['vhost', 'component', 'name'], importOverwrites: true },
+  global_parameters: { one: 'global parameter', key: ['name'], importOverwrites: true },
+  policies: { one: 'policy', key: ['vhost', 'name'], importOverwrites: true },
+  exchanges: { one: 'exchange', key: ['vhost', 'name'], importOverwrites: false },
+  queues: { one: 'queue', key: ['vhost', 'name'], importOverwrites: false },
+  bindings: { one: 'binding', key: ['vhost', 'source', 'destination', 'destination_type', 'routing_key', 'arguments'], importOverwrites: false },
 } as const;
 export type EntityKind = keyof typeof ENTITY_KINDS;
 export const entityKinds = Object.keys(ENTITY_KINDS) as EntityKind[];
@@ -64,7 +64,7 @@ export function describeEntity(kind: EntityKind, entity: Entity): string {
   const parts = ENTITY_KINDS[kind].key
     .filter((f) => f !== 'arguments' || Object.keys((entity[f] as object) ?? {}).length > 0)
     .map((f) => `${f}=${typeof entity[f] === 'string' ? entity[f] : canonicalJson(entity[f] ?? null)}`);
-  return `${kind.replace(/s$/, '')} ${parts.join(' ')}`;
+  return `${ENTITY_KINDS[kind].one} ${parts.join(' ')}`;
 }
 
 export function canonicalJson(value: unknown): string {

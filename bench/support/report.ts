@@ -1,0 +1,106 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DefinitionsCounts } from '../../activities/definitions/model';
+import { median } from './timing';
+import type { OurSide, Side } from './operations';
+import type { StepTimings } from './workflowSteps';
+
+// The goal under test: our workflow adds less than this over the bare management API calls.
+export const OVERHEAD_GOAL_MS = 2_000;
+
+export type Samples = Record<Side, number[]>;
+
+export interface Comparison {
+  operation: 'backup' | 'restore';
+  variant: 'in-process' | 'cli';
+  referenceMedianMs: number;
+  oursMedianMs: number;
+  ratio: number;
+  overheadSeconds: number;
+  goalMet: boolean;
+}
+
+export interface BenchResults {
+  date: string;
+  runs: number;
+  host: { cpus: number; node: string; platform: string };
+  rabbitmqVersion: string | null;
+  definitions: { bytes: number; counts: DefinitionsCounts; seedImportSeconds: number };
+  samplesMs: { backup: Samples; restore: Samples };
+  comparisons: Comparison[];
+  // Where our time went, per workflow step, from the workflows' own histories.
+  medianStepsMs: Record<'backup' | 'restore', Record<OurSide, StepTimings>>;
+  goal: string;
+  totalRuntimeSeconds: number;
+}
+
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
+
+export function compare(operation: Comparison['operation'], samples: Samples): Comparison[] {
+  const reference = median(samples.reference);
+  return (['inProcess', 'cli'] as const).map((side) => {
+    const ours = median(samples[side]);
+    return {
+      operation,
+      variant: side === 'inProcess' ? 'in-process' : 'cli',
+      referenceMedianMs: round(reference, 1),
+      oursMedianMs: round(ours, 1),
+      ratio: round(ours / reference, 2),
+      overheadSeconds: round((ours - reference) / 1000, 3),
+      goalMet: ours - reference < OVERHEAD_GOAL_MS,
+    };
+  });
+}
+
+export function hostInfo(): BenchResults['host'] {
+  return { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` };
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+export function formatTable(results: BenchResults): string {
+  const c = results.definitions.counts;
+  const widths = [9, 10, 12, 10, 9, 11, 22];
+  const lines = [
+    `definitions: ${results.definitions.bytes.toLocaleString('en-US')} bytes (RabbitMQ ${results.rabbitmqVersion ?? 'unknown'}): ${c.vhosts} vhosts, ${c.queues} queues, ${c.bindings} bindings, ${c.exchanges} exchanges, ${c.policies} policies, ${c.permissions} permissions, ${c.users} users`,
+    `median of ${results.runs} run(s) each; ${results.host.cpus} CPUs, Node ${results.host.node}`,
+    '',
+    row(['operation', 'variant', 'reference ms', 'ours ms', 'ours/ref', 'overhead s', 'goal: overhead < 2 s'], widths),
+    ...results.comparisons.map((r) =>
+      row(
+        [r.operation, r.variant, r.referenceMedianMs.toFixed(0), r.oursMedianMs.toFixed(0), `${r.ratio.toFixed(2)}x`, `${r.overheadSeconds >= 0 ? '+' : ''}${r.overheadSeconds.toFixed(2)}`, r.goalMet ? 'met' : 'NOT met'],
+        widths,
+      ),
+    ),
+    '',
+    ...(['backup', 'restore'] as const).map(
+      (op) =>
+        `${op} samples ms: ${Object.entries(results.samplesMs[op])
+          .map(([side, s]) => `${side} [${s.map((x) => x.toFixed(0)).join(', ')}]`)
+          .join('; ')}`,
+    ),
+    '',
+    'where our time went (median ms per step, from the workflow histories):',
+    ...(['backup', 'restore'] as const).flatMap((op) =>
+      (['inProcess', 'cli'] as const).map(
+        (side) =>
+          `  ${op} ${side === 'inProcess' ? 'in-process' : 'cli'}: ${Object.entries(results.medianStepsMs[op][side])
+            .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+            .join(', ')}`,
+      ),
+    ),
+    `total runtime: ${results.totalRuntimeSeconds.toFixed(1)} s`,
+  ];
+  return lines.join('\n');
+}
+
+export function writeResults(results: BenchResults): string {
+  const dir = path.resolve(__dirname, '../results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `definitions-${results.date.slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { resolveSecret } from '../activities/secrets/resolveSecret';
+import { ConfigError, embeddedDefaultConfig, loadConfig, parseConfigFile } from '../config/load';
+import { scratchDir } from './support/stack';
+
+const valid = `
+temporal:
+  address: temporal.example:7233
+  namespace: backups
+storage:
+  default: primary
+  targets:
+    primary: { type: local, path: ./backups }
+    offsite: { type: s3, bucket: rmq-backups, endpoint: "http://127.0.0.1:9000", forcePathStyle: true, accessKeyId: env:S3_KEY, secretAccessKey: file:/run/secrets/s3 }
+clusters:
+  prod:
+    management: { url: "https://rabbit.example:15671", username: backup, password: env:RABBIT_PASSWORD }
+`;
+
+describe('config file', () => {
+  test('a valid file parses, with defaults filled and local paths relative to the file', () => {
+    const dir = scratchDir('config');
+    const file = path.join(dir, 'rabbitvault.yaml');
+    writeFileSync(file, valid);
+    const config = parseConfigFile(file);
+    assert.equal(config.temporal.taskQueue, 'rabbitvault');
+    assert.equal(config.temporal.namespace, 'backups');
+    assert.deepEqual(config.storage.targets.primary, { type: 'local', path: path.join(dir, 'backups') });
+    assert.equal(config.clusters.prod?.management.timeoutSeconds, 30);
+  });
+
+  test('YAML errors and schema errors name the file and every path', () => {
+    const dir = scratchDir('config');
+    const broken = path.join(dir, 'broken.yaml');
+    writeFileSync(broken, 'clusters: [unclosed\n');
+    assert.throws(() => parseConfigFile(broken), (e: ConfigError) => e.file === broken && /YAML:/.test(e.problems[0] ?? ''));
+    const wrong = path.join(dir, 'wrong.yaml');
+    writeFileSync(wrong, valid.replace('type: local', 'type: floppy').replace('username: backup, ', '').concat('surprise: 1\n'));
+    assert.throws(
+      () => parseConfigFile(wrong),
+      (e: ConfigError) => {
+        const text = e.problems.join('\n');
+        return /storage\.targets\.primary\.type/.test(text) && /clusters\.prod\.management\.username/.test(text) && /surprise/.test(text);
+      },
+    );
+    assert.throws(() => parseConfigFile(path.join(dir, 'absent.yaml')), /absent\.yaml: 1 problem\(s\)\n  file not found/);
+  });
+
+  test('--config wins over RABBITVAULT_CONFIG, which wins over ./rabbitvault.yaml; else the embedded default', () => {
+    const dir = scratchDir('config');
+    writeFileSync(path.join(dir, 'rabbitvault.yaml'), valid);
+    const other = path.join(dir, 'other.yaml');
+    writeFileSync(other, valid.replace('namespace: backups', 'namespace: other'));
+    assert.equal(loadConfig(undefined, dir).config.temporal.namespace, 'backups');
+    process.env.RABBITVAULT_CONFIG = other;
+    try {
+      assert.equal(loadConfig(undefined, dir).config.temporal.namespace, 'other');
+      assert.equal(loadConfig(path.join(dir, 'rabbitvault.yaml'), dir).config.temporal.namespace, 'backups');
+    } finally {
+      delete process.env.RABBITVAULT_CONFIG;
+    }
+    const empty = scratchDir('config');
+    const embedded = loadConfig(undefined, empty);
+    assert.equal(embedded.source, 'embedded default');
+    assert.deepEqual(embedded.config, embeddedDefaultConfig(empty));
+    assert.equal(embedded.config.clusters.local?.management.url, 'http://127.0.0.1:15672');
+  });
+
+  test('secret references resolve inside the worker and errors never show the value', () => {
+    process.env.RV_CONFIG_TEST_SECRET = 's3cr3t';
+    assert.equal(resolveSecret('env:RV_CONFIG_TEST_SECRET', 'x'), 's3cr3t');
+    const file = path.join(scratchDir('secret'), 'pw');
+    writeFileSync(file, 'from-file\n');
+    assert.equal(resolveSecret(`file:${file}`, 'x'), 'from-file');
+    assert.throws(
+      () => resolveSecret('env:RV_NOT_SET_ANYWHERE', 'clusters.prod.management.password'),
+      (e: ApplicationFailure) => e.nonRetryable && e.type === 'SecretUnresolved' && /clusters\.prod\.management\.password: environment variable RV_NOT_SET_ANYWHERE is not set/.test(e.message),
+    );
+    assert.throws(() => resolveSecret('file:/nonexistent/pw', 'f'), /f: cannot read \/nonexistent\/pw \(ENOENT\)/);
+  });
+});
