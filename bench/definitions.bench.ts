@@ -6,12 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { SetupError, step } from '../scripts/devstack/progress';
 import { writeBenchConfig } from './support/benchConfig';
 import { quietTemporalRuntime, startInProcessWorker } from './support/inProcessWorker';
-import { backupOperations, checkTargetRestored, restoreOperations, SIDES, type BenchContext, type Operation, type Side, type WorkflowRun } from './support/operations';
+import { backupOperations, checkTargetRestored, restoreOperations, SIDES, type BenchContext, type Operation, type Side } from './support/operations';
 import { compare, formatTable, hostInfo, writeResults, type BenchResults, type Samples } from './support/report';
 import { seedSource } from './support/seedSource';
 import { startBenchStack, type BenchStack } from './support/stack';
 import { runsFromEnv, timed } from './support/timing';
-import { medianSteps, stepTimings } from './support/workflowSteps';
+import { medianSteps, stepTimingsOf } from './support/workflowSteps';
 
 const emptySamples = (): Samples => ({ reference: [], inProcess: [], cli: [] });
 
@@ -20,11 +20,11 @@ async function measure(label: string, runs: number, operations: Record<Side, Ope
   const samples = emptySamples();
   for (let run = 1; run <= runs; run += 1) {
     for (const side of SIDES) {
-      await around.before?.();
+      const prepared = around.before ? await timed(around.before) : 0;
       const ms = await timed(operations[side]);
       samples[side].push(ms);
       await around.after?.(side);
-      step(`bench: ${label} run ${run}/${runs} ${side}: ${ms.toFixed(0)} ms`);
+      step(`bench: ${label} run ${run}/${runs} ${side}: ${ms.toFixed(0)} ms${prepared ? ` (after ${(prepared / 1000).toFixed(1)} s resetting the target)` : ''}`);
     }
   }
   return samples;
@@ -46,17 +46,13 @@ async function bench(stack: BenchStack, runs: number, startedAt: number): Promis
       expected: seeded.counts,
       workflowRuns: { backup: { inProcess: [], cli: [] }, restore: { inProcess: [], cli: [] } },
     };
-    const stepsOf = async (runs: WorkflowRun[]) => medianSteps(await Promise.all(runs.map((r) => stepTimings(worker.client, r))));
     const backup = await measure('backup', runs, backupOperations(ctx));
     const restore = await measure('restore', runs, restoreOperations(ctx), {
       before: () => stack.target.reset(),
       after: (side) => checkTargetRestored(ctx, side),
     });
     step('bench: reading step timings from the workflow histories');
-    const steps = {
-      backup: { inProcess: await stepsOf(ctx.workflowRuns.backup.inProcess), cli: await stepsOf(ctx.workflowRuns.backup.cli) },
-      restore: { inProcess: await stepsOf(ctx.workflowRuns.restore.inProcess), cli: await stepsOf(ctx.workflowRuns.restore.cli) },
-    };
+    const steps = { backup: await stepTimingsOf(worker.client, ctx.workflowRuns.backup), restore: await stepTimingsOf(worker.client, ctx.workflowRuns.restore) };
     return {
       date: new Date().toISOString(),
       runs,
@@ -64,8 +60,11 @@ async function bench(stack: BenchStack, runs: number, startedAt: number): Promis
       rabbitmqVersion: seeded.rabbitmqVersion,
       definitions: { bytes: seeded.exported.length, counts: seeded.counts, seedImportSeconds: Number((seeded.importMs / 1000).toFixed(1)) },
       samplesMs: { backup, restore },
-      comparisons: [...compare('backup', backup), ...compare('restore', restore)],
-      medianStepsMs: steps,
+      comparisons: [...compare('backup', backup, steps.backup), ...compare('restore', restore, steps.restore)],
+      medianStepsMs: {
+        backup: { inProcess: medianSteps(steps.backup.inProcess), cli: medianSteps(steps.backup.cli) },
+        restore: { inProcess: medianSteps(steps.restore.inProcess), cli: medianSteps(steps.restore.cli) },
+      },
       goal: 'ours median - reference median < 2 s (workflow overhead over the bare management API calls)',
       totalRuntimeSeconds: (performance.now() - startedAt) / 1000,
     };

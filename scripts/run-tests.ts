@@ -35,8 +35,9 @@ function testFiles(selected: string[]): string[] {
 async function main(): Promise<number> {
   const selected = process.argv.slice(2);
   if (selected.length === 0) {
-    if ((await runStep('lint (eslint)', 'npx', ['eslint', '.'])) !== 0) return 1;
-    if ((await runStep('type-check (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.'])) !== 0) return 1;
+    const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
+    if ((await runStep('lint (eslint)', bin('eslint'), ['.'])) !== 0) return 1;
+    if ((await runStep('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', '.'])) !== 0) return 1;
   }
   await ensureGoTool(TEMPORAL_CLI);
   await ensureGoTool(MINIO);

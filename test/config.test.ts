@@ -33,6 +33,11 @@ describe('config file', () => {
     assert.equal(config.clusters.prod?.management.timeoutSeconds, 30);
   });
 
+  test('the documented example config (rabbitvault.example.yaml) is valid', () => {
+    const config = parseConfigFile(path.resolve(__dirname, '..', 'rabbitvault.example.yaml'));
+    assert.deepEqual(Object.keys(config.storage.targets), ['local', 'offsite']);
+  });
+
   test('YAML errors and schema errors name the file and every path', () => {
     const dir = scratchDir('config');
     const broken = path.join(dir, 'broken.yaml');

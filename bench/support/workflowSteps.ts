@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { OurSide, WorkflowRun } from './operations';
 import { median } from './timing';
 
 type Timestamp = { seconds?: { toNumber(): number } | null; nanos?: number | null } | null | undefined;
@@ -9,7 +10,7 @@ const ms = (t: Timestamp): number => (t?.seconds?.toNumber() ?? 0) * 1000 + (t?.
 // start to completion, the waits for a worker to pick tasks up, and the rest.
 export type StepTimings = Record<string, number>;
 
-export async function stepTimings(client: Client, run: { workflowId: string; runId: string }): Promise<StepTimings> {
+export async function stepTimings(client: Client, run: WorkflowRun): Promise<StepTimings> {
   const { events } = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
   const all = events ?? [];
   const at = new Map(all.map((e) => [e.eventId?.toNumber() ?? 0, ms(e.eventTime)]));
@@ -39,6 +40,13 @@ export async function stepTimings(client: Client, run: { workflowId: string; run
   }
   const total = ms(all.at(-1)?.eventTime) - ms(all[0]?.eventTime);
   return { ...steps, 'activity task queue wait': queueWait, 'workflow tasks and rest': total - activities - queueWait, 'workflow total (server)': total };
+}
+
+export async function stepTimingsOf(client: Client, runs: Record<OurSide, WorkflowRun[]>): Promise<Record<OurSide, StepTimings[]>> {
+  return {
+    inProcess: await Promise.all(runs.inProcess.map((r) => stepTimings(client, r))),
+    cli: await Promise.all(runs.cli.map((r) => stepTimings(client, r))),
+  };
 }
 
 // Median per step over several runs of the same workflow.
