@@ -1,0 +1,32 @@
+// Records one history per workflow path into test/histories/ for the replay test.
+// Run: npm test -- test/support/recordHistories.ts (after an intended, patched() change).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { clusterEntry, startHarness, testConfig } from './harness';
+import { declareQueue } from './rabbitHttp';
+import { testNode } from './stack';
+
+test('record workflow histories', async () => {
+  const a = testNode(0);
+  const b = testNode(1);
+  await Promise.all([a.reset(), b.reset()]);
+  await declareQueue(a, '/', 'recorded');
+  const h = await startHarness(testConfig({ a: clusterEntry(a), b: clusterEntry(b) }));
+  const runs: Array<[string, string, unknown]> = [
+    ['backupDefinitions', 'backup-definitions', { cluster: 'a' }],
+    ['restoreDefinitions', 'restore-definitions-dry-run', { cluster: 'b', sourceCluster: 'a', from: 'latest', dryRun: true }],
+    ['restoreDefinitions', 'restore-definitions', { cluster: 'b', sourceCluster: 'a', from: 'latest' }],
+    ['verifyBackup', 'verify-backup', { cluster: 'a', component: 'definitions', set: 'latest' }],
+    ['restoreDefinitions', 'restore-definitions-invalid-input', { cluster: 'B A D', from: 'x' }],
+  ];
+  try {
+    for (const [type, name, input] of runs) {
+      const handle = await h.client.workflow.start(type, { taskQueue: h.config.temporal.taskQueue, workflowId: `recorded-${name}-${Date.now()}`, args: [input] });
+      await handle.result().catch(() => undefined);
+      writeFileSync(path.join(__dirname, '..', 'histories', `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
+    }
+  } finally {
+    await h.stop();
+  }
+});
