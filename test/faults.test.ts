@@ -8,23 +8,45 @@ import { progressQuery } from '../common/progress';
 import { freePort } from '../scripts/devstack/ports';
 import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
-import { startSlowProxy } from './support/slowProxy';
+import { startFaultyProxy } from './support/faultyProxy';
+import { declareQueue, liveDefinitions } from './support/rabbitHttp';
 import { scratchDir, testNode, testStack } from './support/stack';
 import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';
 
 const node = testNode(0);
+const target = testNode(1);
 const SECRET = 'not-the-password-7f3a9c';
 
 describe('faults', () => {
   let h: Harness;
   let deadPort: number;
+  let lossy: Awaited<ReturnType<typeof startFaultyProxy>>;
+  const via = (port: number) => ({ ...clusterEntry(node), management: { ...clusterEntry(node).management, url: `http://127.0.0.1:${port}` } });
   before(async () => {
     process.env.RV_TEST_WRONG_PASSWORD = SECRET;
     deadPort = await freePort();
-    const dead = { ...clusterEntry(node), management: { ...clusterEntry(node).management, url: `http://127.0.0.1:${deadPort}` } };
-    h = await startHarness(testConfig({ wrong: clusterEntry(node, 'env:RV_TEST_WRONG_PASSWORD'), dead }));
+    lossy = await startFaultyProxy(target.options.managementPort, { losePostResponses: true });
+    h = await startHarness(
+      testConfig({ good: clusterEntry(node), wrong: clusterEntry(node, 'env:RV_TEST_WRONG_PASSWORD'), dead: via(deadPort), lossy: via(lossy.port) }),
+    );
   });
-  after(() => h.stop());
+  after(async () => {
+    await h.stop();
+    await lossy.close();
+  });
+
+  test('a restore whose import fails says what it changed on the target', async () => {
+    await Promise.all([node.reset(), target.reset()]);
+    await declareQueue(node, '/', 'changed.one');
+    await declareQueue(node, '/', 'changed.two');
+    const run = (type: string, input: unknown) =>
+      h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] });
+    await run('backupDefinitions', { cluster: 'good' });
+    const failure = await failureOf(run('restoreDefinitions', { cluster: 'lossy', sourceCluster: 'good', from: 'latest', retry: { maximumAttempts: 1 } }));
+    assert.match(failure.message, /^importing into cluster lossy failed: management API unreachable at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(failure.message, /changed on the target: 2 entities created, \d+ updated/);
+    assert.equal((await liveDefinitions(target)).queues?.length, 2, 'the import did run');
+  });
 
   test('wrong credentials fail at once, non-retryable, and the password is nowhere in history', async () => {
     const handle = await h.client.workflow.start('backupDefinitions', {
@@ -56,7 +78,7 @@ describe('faults', () => {
   });
 
   test('a worker SIGKILLed mid-backup: after a restart the workflow completes with exactly one complete set', async () => {
-    const proxy = await startSlowProxy(node.options.managementPort, 3_000);
+    const proxy = await startFaultyProxy(node.options.managementPort, { delayMs: 3_000 });
     const config = testConfig({
       slow: { ...clusterEntry(node), management: { ...clusterEntry(node).management, url: `http://127.0.0.1:${proxy.port}` } },
     });
