@@ -3,10 +3,9 @@
 import { ConfigError, loadConfig } from '../config/load';
 import { runWorker } from '../workers/main';
 import { UsageError } from './cli/args';
-import { backupCommand } from './cli/commands/backup';
 import { backupsCommand } from './cli/commands/backups';
 import { configCheckCommand } from './cli/commands/config';
-import { restoreCommand } from './cli/commands/restore';
+import { backupKinds, dispatchKind, restoreKinds } from './cli/commands/kinds';
 import type { CliContext } from './cli/context';
 
 const HELP = `rabbitvault: backup and disaster recovery for RabbitMQ on Temporal
@@ -45,8 +44,8 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
     }
     const { config, source } = loadConfig(configFlag(rest));
     const ctx: CliContext = { config, configSource: source, out, err };
-    if (command === 'backup') return await backupCommand(ctx, rest);
-    if (command === 'restore') return await restoreCommand(ctx, rest);
+    if (command === 'backup') return await dispatchKind('backup', backupKinds, ctx, rest);
+    if (command === 'restore') return await dispatchKind('restore', restoreKinds, ctx, rest);
     if (command === 'backups') return await backupsCommand(ctx, rest);
     throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   } catch (error) {

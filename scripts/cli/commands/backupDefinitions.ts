@@ -1,19 +1,18 @@
 import { backupDefinitionsWorkflowId } from '../../../common/workflowIds';
 import { BackupDefinitionsInput } from '../../../common/workflowInputs';
 import type { BackupDefinitionsResult } from '../../../workflows/backupDefinitions';
-import { checkInput, parseFlags, UsageError } from '../args';
+import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
 
 const usage = 'usage: rabbitvault backup definitions --cluster NAME [--storage NAME] [--wait] [--json]';
 
-export async function backupCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+export async function backupDefinitionsCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values } = parseFlags(
     argv,
     { cluster: { type: 'string' }, storage: { type: 'string' }, wait: { type: 'boolean', default: false } },
     usage,
   );
-  if (positionals[0] !== 'definitions') throw new UsageError(`unknown backup kind "${positionals[0] ?? ''}"\n${usage}`);
   const input = checkInput(BackupDefinitionsInput, { cluster: values.cluster, storage: values.storage }, { cluster: '--cluster', storage: '--storage' });
   return runWorkflowCommand<BackupDefinitionsResult>(
     ctx,

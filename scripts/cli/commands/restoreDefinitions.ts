@@ -1,15 +1,15 @@
 import { restoreDefinitionsWorkflowId } from '../../../common/workflowIds';
 import { RestoreDefinitionsInput } from '../../../common/workflowInputs';
 import type { RestoreDefinitionsResult } from '../../../workflows/restoreDefinitions';
-import { checkInput, parseFlags, UsageError } from '../args';
+import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
 
 const usage =
   'usage: rabbitvault restore definitions --cluster TARGET --from SET_ID|latest [--source-cluster NAME] [--dry-run] [--on-conflict abort|keep-target] [--storage NAME] [--wait] [--json]';
 
-export async function restoreCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+export async function restoreDefinitionsCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values } = parseFlags(
     argv,
     {
       cluster: { type: 'string' },
@@ -22,7 +22,6 @@ export async function restoreCommand(ctx: CliContext, argv: string[]): Promise<n
     },
     usage,
   );
-  if (positionals[0] !== 'definitions') throw new UsageError(`unknown restore kind "${positionals[0] ?? ''}"\n${usage}`);
   const input = checkInput(
     RestoreDefinitionsInput,
     {

@@ -1,0 +1,24 @@
+import { UsageError } from '../args';
+import type { CliContext } from '../context';
+import { backupDefinitionsCommand } from './backupDefinitions';
+import { restoreDefinitionsCommand } from './restoreDefinitions';
+
+type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
+
+// `backup <kind>` and `restore <kind>`: one module per kind of backup.
+export const backupKinds: Record<string, KindCommand> = {
+  definitions: backupDefinitionsCommand,
+};
+
+export const restoreKinds: Record<string, KindCommand> = {
+  definitions: restoreDefinitionsCommand,
+};
+
+export function dispatchKind(verb: 'backup' | 'restore', kinds: Record<string, KindCommand>, ctx: CliContext, argv: string[]): Promise<number> {
+  const [kind, ...rest] = argv;
+  const command = kind ? kinds[kind] : undefined;
+  if (!kind || !command) {
+    throw new UsageError(`usage: rabbitvault ${verb} <${Object.keys(kinds).join('|')}> ... (unknown kind "${kind ?? ''}")`);
+  }
+  return command(ctx, rest);
+}
