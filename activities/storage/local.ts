@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +24,7 @@ export class LocalDirectoryStorage implements StorageBackend {
       const out = createWriteStream(partial, { flush: true });
       await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, out);
       await rename(partial, file);
+      await syncDirectory(path.dirname(file));
     } catch (error) {
       await rm(partial, { force: true });
       throw error;
@@ -75,5 +76,15 @@ export class LocalDirectoryStorage implements StorageBackend {
 
   async probe(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+  }
+}
+
+// The rename is durable only once the directory entry itself is on disk.
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
