@@ -17,6 +17,11 @@ export const FailureType = {
   RestoreVerificationFailed: 'RestoreVerificationFailed',
   StorageError: 'StorageError',
   StepFailed: 'StepFailed',
+  QueueNotFound: 'QueueNotFound',
+  CopyWouldDeadLetter: 'CopyWouldDeadLetter',
+  AmqpUnavailable: 'AmqpUnavailable',
+  PublishRejected: 'PublishRejected',
+  SegmentCorrupt: 'SegmentCorrupt',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -36,4 +41,8 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.DefinitionsConflict,
   FailureType.ImportRejected,
   FailureType.RestoreVerificationFailed,
+  FailureType.QueueNotFound,
+  FailureType.CopyWouldDeadLetter,
+  FailureType.PublishRejected,
+  FailureType.SegmentCorrupt,
 ];
