@@ -39,6 +39,12 @@ export class ManagementApi {
     return (await res.json()) as { rabbitmq_version?: string; cluster_name?: string };
   }
 
+  // Any GET of the API as parsed JSON (queue listings for message backups).
+  async getJson<T>(path: string): Promise<T> {
+    const res = await this.request('GET', path);
+    return (await res.json()) as T;
+  }
+
   private async request(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<Response> {
     const target = `${this.baseUrl}${path}`;
     let res: Response;
