@@ -2,12 +2,14 @@ import { createBackupSetActivities } from './backupSets/activities';
 import { createDefinitionsBackupActivities } from './definitions/backupActivities';
 import { createDefinitionsRestoreActivities } from './definitions/restoreActivities';
 import type { ActivityDeps } from './deps';
+import { createMessageActivities } from './messages';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createBackupSetActivities(deps),
     ...createDefinitionsBackupActivities(deps),
     ...createDefinitionsRestoreActivities(deps),
+    ...createMessageActivities(deps),
   };
 }
 

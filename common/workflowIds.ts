@@ -12,3 +12,11 @@ export function restoreDefinitionsWorkflowId(cluster: string, at: Date): string 
 export function verifyBackupWorkflowId(cluster: string, component: string, setId: string, at: Date): string {
   return `verify-backup-${cluster}-${component}-${setId}-${compactUtc(at)}`;
 }
+
+export function backupMessagesWorkflowId(cluster: string, at: Date): string {
+  return `backup-messages-${cluster}-${compactUtc(at)}`;
+}
+
+export function restoreMessagesWorkflowId(cluster: string, at: Date): string {
+  return `restore-messages-${cluster}-${compactUtc(at)}`;
+}

@@ -1,0 +1,173 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { FrameGate } from './frameGate';
+import { rawPropertiesOf } from './rawProperties';
+import { fingerprint, type MessageRecord } from './segmentFormat';
+import type { OpenSegment, StoredSegment } from './segmentWriter';
+
+export interface ReadQueueOptions {
+  model: ChannelModel;
+  channel: Channel;
+  queue: string;
+  mode: 'copy' | 'drain';
+  isStream: boolean;
+  // Messages to capture in this attempt: the depth when it started.
+  depth: number;
+  idleMs: number;
+  segmentBytes: number;
+  openSegment: () => OpenSegment;
+  // Called once a segment is durable (and, in drain mode, its messages acked).
+  onStored: (segment: StoredSegment) => void;
+  onProgress: (messages: number, bytes: number) => void;
+  // Drain resume: fingerprints of the last stored segment, whose ack is uncertain.
+  uncertain?: string[];
+}
+
+export interface ReadQueueResult {
+  seen: number;
+  duplicatesSkipped: number;
+  endedBy: 'depth reached' | 'idle' | 'queue deleted';
+}
+
+const INBOX_HIGH = 4096;
+const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
+
+export function toRecord(msg: ConsumeMessage): MessageRecord {
+  return {
+    redelivered: msg.fields.redelivered,
+    exchange: msg.fields.exchange,
+    routingKey: msg.fields.routingKey,
+    properties: rawPropertiesOf(msg.properties),
+    body: msg.content,
+  };
+}
+
+// Consumes one queue into segments. Copy mode never acks (except stream
+// credit); drain mode acks a segment's messages only after it is stored.
+export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
+  const gate = new FrameGate(o.model);
+  const inbox: ConsumeMessage[] = [];
+  let inboxBytes = 0;
+  let cancelled = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  o.channel.on('close', () => {
+    failure ??= new Error('channel closed by the broker');
+    signal();
+  });
+  o.channel.on('error', (error: Error) => {
+    failure = error;
+    signal();
+  });
+  await o.channel.prefetch(o.isStream ? 1000 : 0);
+  const { consumerTag } = await o.channel.consume(
+    o.queue,
+    (msg) => {
+      if (msg === null) cancelled = true;
+      else {
+        inbox.push(msg);
+        inboxBytes += msg.content.length;
+        if (inbox.length >= INBOX_HIGH || inboxBytes >= INBOX_HIGH_BYTES) gate.pause();
+      }
+      signal();
+    },
+    { noAck: false, ...(o.isStream ? { arguments: { 'x-stream-offset': 'first' } } : {}) },
+  );
+
+  const next = async (): Promise<ConsumeMessage | null> => {
+    for (;;) {
+      const msg = inbox.shift();
+      if (msg) {
+        inboxBytes -= msg.content.length;
+        if (inbox.length < INBOX_HIGH / 2 && inboxBytes < INBOX_HIGH_BYTES / 2) gate.resume();
+        return msg;
+      }
+      if (failure) throw failure;
+      if (cancelled) return null;
+      const idle = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), o.idleMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(false);
+        };
+      });
+      if (idle && !inbox.length) return null;
+    }
+  };
+
+  let segment = o.openSegment();
+  let lastInSegment: ConsumeMessage | undefined;
+  let seen = 0;
+  let duplicatesSkipped = 0;
+  let bytes = 0;
+  let held: Array<{ msg: ConsumeMessage; record: MessageRecord }> = [];
+  let uncertain = o.uncertain && o.uncertain.length ? o.uncertain : undefined;
+
+  const commit = async () => {
+    const closing = segment;
+    const last = lastInSegment;
+    segment = o.openSegment();
+    lastInSegment = undefined;
+    const stored = await closing.close();
+    if (o.mode === 'drain' && last) {
+      o.channel.ack(last, true);
+      await o.channel.prefetch(0); // a round trip on the same channel: the ack has been processed
+    }
+    o.onStored(stored);
+  };
+  const append = async (msg: ConsumeMessage, record: MessageRecord) => {
+    if (o.isStream) o.channel.ack(msg);
+    lastInSegment = msg;
+    bytes += record.body.length;
+    if (!segment.append(record)) await segment.drained();
+    if (segment.rawBytes >= o.segmentBytes) await commit();
+  };
+  const releaseHeld = async () => {
+    const pending = held;
+    held = [];
+    uncertain = undefined;
+    for (const h of pending) await append(h.msg, h.record);
+  };
+
+  let endedBy: ReadQueueResult['endedBy'] = 'depth reached';
+  try {
+    while (seen < o.depth) {
+      const msg = await next();
+      if (!msg) {
+        endedBy = cancelled ? 'queue deleted' : 'idle';
+        break;
+      }
+      seen += 1;
+      const record = toRecord(msg);
+      if (uncertain) {
+        // After a crash between storing a segment and its ack reaching the broker,
+        // its messages come back: recognise them in order and ack without storing again.
+        held.push({ msg, record });
+        if (fingerprint(record) !== uncertain[held.length - 1]) await releaseHeld();
+        else if (held.length === uncertain.length) {
+          o.channel.ack(msg, true);
+          await o.channel.prefetch(0);
+          duplicatesSkipped = held.length;
+          held = [];
+          uncertain = undefined;
+        }
+      } else await append(msg, record);
+      if (seen % 1000 === 0) o.onProgress(seen, bytes);
+    }
+    await releaseHeld();
+    if (segment.messages > 0) await commit();
+    segment.abort();
+  } catch (error) {
+    segment.abort();
+    throw error;
+  } finally {
+    gate.resume();
+  }
+  if (!cancelled && !failure) await o.channel.cancel(consumerTag).catch(() => undefined);
+  o.onProgress(seen, bytes);
+  return { seen, duplicatesSkipped, endedBy };
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { ResourceName, SetRef } from './names';
+import { RetryInput } from './workflowInputs';
+
+const retry = RetryInput.default(RetryInput.parse({}));
+// A step that stops heartbeating this long is presumed dead and retried from its checkpoint.
+const heartbeatTimeoutSeconds = z.number().positive().max(3600).default(30);
+
+// A queue selector: an exact name, or a pattern with * and ? wildcards.
+const QueueSelector = z.string().min(1).max(255);
+
+export const BackupMessagesInput = z
+  .object({
+    cluster: ResourceName,
+    storage: ResourceName.optional(),
+    // Empty or absent: every vhost.
+    vhosts: z.array(z.string().min(1)).default([]),
+    // Empty or absent: every queue of the chosen vhosts. Exact names must exist.
+    queues: z.array(QueueSelector).default([]),
+    // copy: read without acking and give every message back (non-destructive).
+    // drain: move the messages out; each is acked only once its segment is stored.
+    mode: z.enum(['copy', 'drain']).default('copy'),
+    // Uncompressed size at which a segment is closed and stored.
+    segmentMiB: z.number().positive().max(1024).default(32),
+    // In copy mode, how long to wait for a message the queue said it had before reporting it missing.
+    idleSeconds: z.number().positive().max(3600).default(5),
+    heartbeatTimeoutSeconds,
+    retry,
+  })
+  .strict();
+export type BackupMessagesInput = z.input<typeof BackupMessagesInput>;
+
+export const RestoreMessagesInput = z
+  .object({
+    cluster: ResourceName,
+    from: SetRef,
+    sourceCluster: ResourceName.optional(),
+    storage: ResourceName.optional(),
+    // Restrict to these backed-up queues (exact names); absent: all in the set.
+    queues: z.array(z.string().min(1)).default([]),
+    // Publish into this queue / vhost instead of the original (toQueue needs exactly one source queue).
+    toQueue: z.string().min(1).max(255).optional(),
+    toVhost: z.string().min(1).optional(),
+    // default-exchange: straight into the target queue. original-exchange: through the
+    // exchange and routing key each message was published with (bindings decide).
+    route: z.enum(['default-exchange', 'original-exchange']).default('default-exchange'),
+    // Publishes awaiting a confirm at once.
+    confirmWindow: z.number().int().min(1).max(100_000).default(2000),
+    heartbeatTimeoutSeconds,
+    retry,
+  })
+  .strict();
+export type RestoreMessagesInput = z.input<typeof RestoreMessagesInput>;

@@ -1,0 +1,142 @@
+import { proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { QueueBackup } from '../activities/messages/backupActivities';
+import { nonRetryableFailureTypes } from '../common/failures';
+import { BackupMessagesInput } from '../common/messageInputs';
+import type { RetryInput } from '../common/workflowInputs';
+import { newSetId } from '../common/names';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+
+export interface QueueReconciliation {
+  vhost: string;
+  queue: string;
+  mode: QueueBackup['mode'];
+  depthAtStart: number;
+  captured: number;
+  bytes: number;
+  segments: number;
+  difference: number;
+  endedBy: QueueBackup['endedBy'];
+  note?: string;
+}
+
+export interface BackupMessagesResult {
+  cluster: string;
+  setId: string;
+  storage: string;
+  location: string;
+  mode: 'copy' | 'drain';
+  rabbitmqVersion: string | null;
+  totals: { queues: number; messages: number; bytes: number; depthAtStart: number; difference: number };
+  // Captured vs queue depth at the start, per queue: differences are reported, not hidden.
+  queues: QueueReconciliation[];
+}
+
+// The guide's "Option C" message backup, made safe: every message bit for bit,
+// copy gives them all back, drain acks only what storage holds.
+export async function backupMessages(rawInput: BackupMessagesInput): Promise<BackupMessagesResult> {
+  const input = parseWorkflowInput(BackupMessagesInput, rawInput, 'backupMessages');
+  const progress = trackProgress();
+  const act = activitiesWithRetry(input.retry);
+  const reader = heartbeatingActivities(input.retry, input.heartbeatTimeoutSeconds);
+  const startedAt = new Date();
+  const setId = newSetId(startedAt, uuid4());
+
+  progress('listing queues', `cluster ${input.cluster}`);
+  const { rabbitmqVersion, queues } = await act
+    .listQueuesForBackup({ cluster: input.cluster, vhosts: input.vhosts, queues: input.queues, mode: input.mode })
+    .catch((error: unknown) => {
+      throw explainFailure(`listing the queues of cluster ${input.cluster}`, error);
+    });
+
+  const backups: QueueBackup[] = [];
+  for (const [queueIndex, queue] of queues.entries()) {
+    progress(`reading queue ${queueIndex + 1} of ${queues.length}`, `${queue.vhost} ${queue.name} (${input.mode})`);
+    const backup = await reader
+      .backupQueueMessages({ cluster: input.cluster, storage: input.storage, setId, queueIndex, queue, mode: input.mode, segmentMiB: input.segmentMiB, idleSeconds: input.idleSeconds })
+      .catch((error: unknown) => {
+        throw explainFailure(`backing up queue "${queue.name}" in vhost "${queue.vhost}"`, error, `set ${setId} stays incomplete and is never offered for restore${input.mode === 'drain' && backups.length ? `; queues already drained into it: ${backups.map((b) => b.queue.name).join(', ')}` : ''}`);
+      });
+    backups.push(backup);
+    progress(`read queue ${queueIndex + 1} of ${queues.length}`, `${queue.name}: ${backup.messages} messages, ${backup.bodyBytes} bytes`);
+  }
+
+  progress('writing manifest', setId);
+  const index = await act.storeQueueIndex({ cluster: input.cluster, storage: input.storage, setId, queues: backups }).catch((error: unknown) => {
+    throw explainFailure('storing the queue index', error, `set ${setId} stays incomplete`);
+  });
+  const reconciliation = backups.map(reconcile);
+  const { workflowId, runId } = workflowInfo();
+  const { location } = await act
+    .writeManifest({
+      storage: index.storage,
+      prefix: index.prefix,
+      manifest: {
+        cluster: input.cluster,
+        component: 'messages',
+        setId,
+        rabbitmqVersion,
+        artifacts: [index.artifact, ...backups.flatMap((b) => b.segments.map((s) => s.artifact))],
+        workflow: { workflowId, runId },
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        details: {
+          mode: input.mode,
+          format: 'rabbitvault messages v1 (README: message segment format)',
+          queues: backups.map((b, i) => ({
+            vhost: b.queue.vhost,
+            name: b.queue.name,
+            messages: b.messages,
+            bytes: b.bodyBytes,
+            depthAtStart: b.depthAtStart,
+            endedBy: b.endedBy,
+            segments: b.segments.map((s) => ({ name: s.artifact.name, messages: s.messages, bytes: s.bodyBytes, sha256: s.artifact.sha256 })),
+            ...(reconciliation[i]!.note ? { note: reconciliation[i]!.note } : {}),
+          })),
+        },
+      },
+    })
+    .catch((error: unknown) => {
+      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
+    });
+
+  const sum = (f: (q: QueueReconciliation) => number) => reconciliation.reduce((n, q) => n + f(q), 0);
+  const totals = { queues: backups.length, messages: sum((q) => q.captured), bytes: sum((q) => q.bytes), depthAtStart: sum((q) => q.depthAtStart), difference: sum((q) => q.difference) };
+  progress('done', `${totals.messages} messages from ${totals.queues} queues into ${location}`);
+  return { cluster: input.cluster, setId, storage: index.storage, location, mode: input.mode, rabbitmqVersion, totals, queues: reconciliation };
+}
+
+function reconcile(b: QueueBackup): QueueReconciliation {
+  const difference = b.messages - b.depthAtStart;
+  const why =
+    difference === 0
+      ? b.note
+      : `${Math.abs(difference)} ${difference < 0 ? 'fewer' : 'more'} messages captured than the queue held at the start (${b.endedBy === 'queue deleted' ? 'the queue was deleted while being read' : b.endedBy === 'idle' ? 'messages were taken by another consumer or expired before they reached us' : 'the queue changed while being read'})${b.note ? `; ${b.note}` : ''}`;
+  return {
+    vhost: b.queue.vhost,
+    queue: b.queue.name,
+    mode: b.mode,
+    depthAtStart: b.depthAtStart,
+    captured: b.messages,
+    bytes: b.bodyBytes,
+    segments: b.segments.length,
+    difference,
+    endedBy: b.endedBy,
+    ...(why ? { note: why } : {}),
+  };
+}
+
+// Long per-queue steps heartbeat their checkpoint; a silent one is retried from it.
+export function heartbeatingActivities(retry: RetryInput, heartbeatTimeoutSeconds: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: retry.attemptTimeoutSeconds * 1000,
+    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
+    retry: {
+      initialInterval: retry.initialIntervalSeconds * 1000,
+      maximumInterval: retry.maximumIntervalSeconds * 1000,
+      backoffCoefficient: 2,
+      maximumAttempts: retry.maximumAttempts,
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+  });
+}
