@@ -2,6 +2,10 @@ import { createBackupSetActivities } from './backupSets/activities';
 import { createDefinitionsBackupActivities } from './definitions/backupActivities';
 import { createDefinitionsRestoreActivities } from './definitions/restoreActivities';
 import type { ActivityDeps } from './deps';
+import { createDrillActivities } from './drills/activities';
+import { createOffsiteActivities } from './offsite/activities';
+import { createRetentionActivities } from './retention/activities';
+import { createValidationActivities } from './validation/activities';
 import { createMessageActivities } from './messages';
 
 export function createActivities(deps: ActivityDeps) {
@@ -10,6 +14,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createDefinitionsBackupActivities(deps),
     ...createDefinitionsRestoreActivities(deps),
     ...createMessageActivities(deps),
+    ...createRetentionActivities(deps),
+    ...createOffsiteActivities(deps),
+    ...createValidationActivities(deps),
+    ...createDrillActivities(deps),
   };
 }
 

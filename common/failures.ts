@@ -22,6 +22,8 @@ export const FailureType = {
   AmqpUnavailable: 'AmqpUnavailable',
   PublishRejected: 'PublishRejected',
   SegmentCorrupt: 'SegmentCorrupt',
+  BackupValidationFailed: 'BackupValidationFailed',
+  DrillFailed: 'DrillFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -45,4 +47,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.CopyWouldDeadLetter,
   FailureType.PublishRejected,
   FailureType.SegmentCorrupt,
+  FailureType.BackupValidationFailed,
+  FailureType.DrillFailed,
 ];

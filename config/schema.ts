@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ResourceName } from '../common/names';
+import * as automation from './automationSchema';
 
 // A secret is never written in the config itself: it names where to read it.
 // value: exists for the embedded dev default (guest/guest) and tests only.
@@ -90,6 +91,18 @@ export const RabbitvaultConfig = z
       .strict()
       .refine((s) => s.default in s.targets, { message: 'must name one of storage.targets', path: ['default'] }),
     clusters: z.record(ResourceName, ClusterConfig).refine((c) => Object.keys(c).length > 0, 'at least one cluster is needed'),
+    // Automation (issue 5, config/automationSchema.ts): all optional, off unless set.
+    schedules: automation.SchedulesConfig.default({ backups: {} }),
+    retention: automation.RetentionConfig.default(automation.RetentionConfig.parse({})),
+    offsite: automation.OffsiteConfig.optional(),
+    validation: automation.ValidationConfig.default({ components: {} }),
+    drills: automation.DrillsConfig.optional(),
+    componentWorkflows: automation.ComponentWorkflows.default({}),
+    metrics: automation.MetricsConfig.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.offsite || (c.offsite.target in c.storage.targets && c.offsite.target !== c.storage.default), {
+    message: 'must name a storage target other than storage.default',
+    path: ['offsite', 'target'],
+  });
 export type RabbitvaultConfig = z.infer<typeof RabbitvaultConfig>;

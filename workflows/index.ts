@@ -3,3 +3,8 @@ export { restoreDefinitions } from './restoreDefinitions';
 export { verifyBackup } from './verifyBackup';
 export { backupMessages } from './backupMessages';
 export { restoreMessages } from './restoreMessages';
+export { scheduledBackup } from './scheduledBackup';
+export { copyBackupOffsite } from './copyBackupOffsite';
+export { pruneBackups } from './pruneBackups';
+export { validateBackups } from './validateBackups';
+export { restoreDrill } from './restoreDrill';

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import { Manifest, MANIFEST_FILE } from '../../common/manifest';
-import { setPrefix, type Component } from '../../common/names';
+import { Component, setPrefix } from '../../common/names';
 import type { StorageBackend } from '../storage/backend';
 import { readSmallObject } from './artifacts';
 
@@ -27,6 +27,8 @@ export async function listSets(backend: StorageBackend, filter: { cluster?: stri
     if (parts.length < 4) continue;
     const [cluster, component, setId] = parts as [string, string, string];
     if (filter.component && component !== filter.component) continue;
+    // Reports stored beside the sets (<cluster>/drills/, <cluster>/validations/) are not sets.
+    if (!Component.safeParse(component).success) continue;
     const key = `${cluster}/${component}/${setId}`;
     const entry = sets.get(key) ?? { cluster, component, setId, prefix: key, complete: false, bytes: 0 };
     entry.bytes += object.size;
