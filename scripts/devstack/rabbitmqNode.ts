@@ -79,7 +79,8 @@ export class IsolatedRabbitNode {
     const plugins = ['rabbitmq_management', ...(this.options.plugins ?? [])];
     writeFileSync(path.join(this.dir, 'enabled_plugins'), `[${plugins.join(',')}].\n`);
     step(`starting isolated RabbitMQ node ${this.nodeName} (AMQP ${amqpPort}, management ${managementPort})`);
-    const child = spawn(server, ['-detached'], { env: this.env, stdio: 'ignore' });
+    // cwd: the node's own dir, so an erl_crash.dump or MnesiaCore file lands there, not in the clone.
+    const child = spawn(server, ['-detached'], { cwd: this.dir, env: this.env, stdio: 'ignore' });
     await new Promise((resolve) => child.on('exit', resolve));
     await waitFor(`RabbitMQ node ${this.nodeName} (logs: ${path.join(this.dir, 'log')})`, () => this.isRunning(), 120_000, 1_000);
     await waitFor(`management API of ${this.nodeName}`, () => this.managementAnswers(), 60_000, 500);
