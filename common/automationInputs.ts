@@ -9,6 +9,7 @@ const retry = RetryInput.default(RetryInput.parse({}));
 export const BUILT_IN_COMPONENT_WORKFLOWS: Partial<Record<Component, { backup?: string; restore?: string; restoreInput?: Record<string, unknown> }>> = {
   // A test restore or drill target may already hold some of the entities: keep them and prove the rest.
   definitions: { backup: 'backupDefinitions', restore: 'restoreDefinitions', restoreInput: { onConflict: 'keep-target' } },
+  messages: { backup: 'backupMessages', restore: 'restoreMessages' },
 };
 
 // The guide's "RTO/RPO Targets" table, in seconds; a drill compares against it.

@@ -22,6 +22,8 @@ export function embeddedDefaultConfig(baseDir: string): RabbitvaultConfig {
         amqp: { url: 'amqp://127.0.0.1:5672', username: 'guest', password: 'value:guest' },
       },
     },
+    // The guide's automation: definitions every 6 h, retention and validation daily.
+    schedules: { backups: { local: { definitions: { every: '6h', jitter: '5m' } } }, prune: { every: '1d' }, validate: { every: '1d' } },
   });
 }
 

@@ -5,6 +5,11 @@ import { runWorker } from '../workers/main';
 import { UsageError } from './cli/args';
 import { backupsCommand } from './cli/commands/backups';
 import { configCheckCommand } from './cli/commands/config';
+import { drillCommand } from './cli/commands/drill';
+import { offsiteCommand } from './cli/commands/offsite';
+import { pruneCommand } from './cli/commands/prune';
+import { schedulesCommand } from './cli/commands/schedules';
+import { validateCommand } from './cli/commands/validate';
 import { backupKinds, dispatchKind, restoreKinds } from './cli/commands/kinds';
 import type { CliContext } from './cli/context';
 
@@ -19,6 +24,11 @@ usage: rabbitvault <command> [--config FILE] [--json]
   backups show SET_ID|latest --cluster C [--component K]
   backups verify SET_ID|latest --cluster C [--component K]
   config check                             validate the config file and print every problem
+  schedules apply|list|pause|unpause|trigger [ID]   Temporal Schedules from the config
+  prune [--storage S] [--apply]            retention (dry run unless --apply)
+  validate [--cluster C] [--restore-into T]   the validation checklist on the newest sets
+  drill --cluster C [--target T]           restore drill with RTO/RPO report
+  offsite copy --cluster C [--set ID]      copy a set to the off-site target and verify it
 
 Workflow commands take --wait (follow to the end, exit 1 on failure) and print
 the workflow id and its Web UI link. Config: --config, $RABBITVAULT_CONFIG,
@@ -47,6 +57,11 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
     if (command === 'backup') return await dispatchKind('backup', backupKinds, ctx, rest);
     if (command === 'restore') return await dispatchKind('restore', restoreKinds, ctx, rest);
     if (command === 'backups') return await backupsCommand(ctx, rest);
+    if (command === 'schedules') return await schedulesCommand(ctx, rest);
+    if (command === 'prune') return await pruneCommand(ctx, rest);
+    if (command === 'validate') return await validateCommand(ctx, rest);
+    if (command === 'drill') return await drillCommand(ctx, rest);
+    if (command === 'offsite') return await offsiteCommand(ctx, rest);
     throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   } catch (error) {
     if (error instanceof UsageError) {

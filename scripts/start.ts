@@ -9,6 +9,7 @@ import { backupDefinitionsWorkflowId } from '../common/workflowIds';
 import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
 import { createWorker } from '../workers/createWorker';
 import { connectWorker } from '../workers/temporalConnection';
+import { startAutomation } from '../workers/automationStartup';
 import { ensureMachineManagementApi } from './devstack/machineRabbit';
 import { SetupError, step } from './devstack/progress';
 import { isTemporalHealthy, startTemporalDevServer, type RunningTemporal } from './devstack/temporal';
@@ -51,10 +52,13 @@ async function main(): Promise<number> {
   const worker = await createWorker({ config, connection });
   const running = worker.run();
   step(`worker polling task queue "${config.temporal.taskQueue}"`);
+  // Schedules from the config, and metrics (on 127.0.0.1:9464 unless metrics.listen says otherwise).
+  const metrics = await startAutomation(config, step, config.metrics?.listen ?? '127.0.0.1:9464');
 
   const shutdown = async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
+    await metrics.close();
     await connection.close();
     await temporal?.stop();
   };

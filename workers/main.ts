@@ -1,6 +1,7 @@
 // The worker process: `rabbitvault worker` or `npm run worker -- --config FILE`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load';
+import { startAutomation } from './automationStartup';
 import { createWorker } from './createWorker';
 import { connectWorker } from './temporalConnection';
 
@@ -13,7 +14,9 @@ export async function runWorker(configPath?: string): Promise<void> {
   process.stderr.write(
     `[rabbitvault] worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace}; config: ${source})\n`,
   );
+  const metrics = await startAutomation(config, (line) => process.stderr.write(`[rabbitvault] ${line}\n`));
   await worker.run();
+  await metrics.close();
   await connection.close();
 }
 

@@ -15,3 +15,9 @@ export function temporalClient(config: RabbitvaultConfig): Promise<Client> {
   }
   return client;
 }
+
+export async function closeTemporalClient(config: RabbitvaultConfig): Promise<void> {
+  const client = clients.get(config);
+  clients.delete(config);
+  await client?.then((c) => c.connection.close()).catch(() => undefined);
+}

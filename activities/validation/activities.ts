@@ -37,7 +37,8 @@ export function createValidationActivities(deps: ActivityDeps) {
             (c) =>
               sets.some((s) => s.cluster === cluster && s.component === c) ||
               deps.config.schedules.backups[cluster]?.[c] !== undefined ||
-              (deps.config.clusters[cluster] && componentWorkflow(deps.config, c).backup !== undefined),
+              // Definitions are the guide's primary backup: every cluster is expected to have them.
+              (c === 'definitions' && deps.config.clusters[cluster] !== undefined),
           );
         for (const component of components) {
           const wf = componentWorkflow(deps.config, component);

@@ -7,9 +7,10 @@ import { VerifyBackupInput } from '../../../common/workflowInputs';
 import { checkInput, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
+import { listEverywhere } from './backupsEverywhere';
 
 const usage = [
-  'usage: rabbitvault backups list [--cluster NAME] [--component KIND] [--storage NAME] [--json]',
+  'usage: rabbitvault backups list [--cluster NAME] [--component KIND] [--storage NAME | --all-storage] [--json]',
   '       rabbitvault backups show SET_ID|latest --cluster NAME [--component KIND] [--storage NAME] [--json]',
   '       rabbitvault backups verify SET_ID|latest --cluster NAME [--component KIND] [--storage NAME] [--wait] [--json]',
 ].join('\n');
@@ -17,7 +18,7 @@ const usage = [
 export async function backupsCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { cluster: { type: 'string' }, component: { type: 'string' }, storage: { type: 'string' }, wait: { type: 'boolean', default: false } },
+    { cluster: { type: 'string' }, component: { type: 'string' }, storage: { type: 'string' }, wait: { type: 'boolean', default: false }, 'all-storage': { type: 'boolean', default: false } },
     usage,
   );
   const [action, set] = positionals;
@@ -25,6 +26,9 @@ export async function backupsCommand(ctx: CliContext, argv: string[]): Promise<n
   if (component && !component.success) throw new UsageError(`--component: must be one of ${Component.options.join(', ')}`);
   const { name: storageName, backend } = storageOpener(ctx.config)(values.storage);
 
+  if (action === 'list' && values['all-storage']) {
+    return listEverywhere(ctx, { cluster: values.cluster, component: component?.data, json: values.json });
+  }
   if (action === 'list') {
     const sets = await listSets(backend, { cluster: values.cluster, component: component?.data });
     if (values.json) {
