@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { listSets } from '../activities/backupSets/catalog';
+import { decideRetention, type RetentionCandidate } from '../activities/retention/policy';
+import { storageOpener } from '../activities/storage/openStorage';
+import type { StorageBackend } from '../activities/storage/backend';
+import { MANIFEST_FILE } from '../common/manifest';
+import { compactUtc } from '../common/names';
+import { RabbitvaultConfig } from '../config/schema';
+import type { PruneBackupsResult } from '../workflows/pruneBackups';
+import { clusterEntry, startHarness, testConfig, workflowId, type Harness } from './support/harness';
+import { ensureTestBucket } from './support/minioBucket';
+import { testNode } from './support/stack';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+// Wednesday 2026-11-25 20:00 UTC; sets at 06:00 and 18:00 of each of the 40 days before.
+const now = new Date('2026-11-25T20:00:00Z');
+
+function setIdAt(at: Date): string {
+  return `${compactUtc(at)}-${randomBytes(4).toString('hex')}`;
+}
+
+function history(cluster: string, end: Date): RetentionCandidate[] {
+  const sets: RetentionCandidate[] = [];
+  for (let day = 0; day < 40; day++) {
+    for (const hour of [6, 18]) {
+      const at = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), end.getUTCDate() - day, hour));
+      if (at > end) continue;
+      const setId = setIdAt(at);
+      sets.push({ cluster, component: 'definitions', setId, prefix: `${cluster}/definitions/${setId}`, complete: true, bytes: 100 });
+    }
+  }
+  return sets;
+}
+
+const dayOf = (setId: string) => `${setId.slice(0, 8)}T${setId.slice(9, 11)}`;
+
+describe('retention policy on a synthetic history', () => {
+  const sets = history('p', now);
+
+  test("the guide's default (30 days) keeps exactly the last 30 days", () => {
+    const decisions = decideRetention(sets, { maxAgeDays: 30 }, now, 24);
+    const kept = decisions.filter((d) => d.action === 'keep');
+    assert.equal(kept.length, 60);
+    assert.ok(kept.every((d) => now.getTime() - Date.parse(`${d.setId.slice(0, 4)}-${d.setId.slice(4, 6)}-${d.setId.slice(6, 8)}T00:00:00Z`) < 31 * DAY));
+    assert.match(decisions.find((d) => d.action === 'delete')!.reason, /older than 30 days/);
+  });
+
+  test('keepLast + keepDaily + keepWeekly + maxAgeDays keep exactly the selected sets; incomplete and in-use sets as documented', () => {
+    const young = setIdAt(new Date(now.getTime() - 2 * HOUR));
+    const stale = setIdAt(new Date(now.getTime() - 3 * DAY - HOUR));
+    const inUse = sets.find((s) => dayOf(s.setId) === '20261105T06')!;
+    const all = [
+      ...sets,
+      { cluster: 'p', component: 'definitions', setId: young, prefix: `p/definitions/${young}`, complete: false, bytes: 1 },
+      { cluster: 'p', component: 'definitions', setId: stale, prefix: `p/definitions/${stale}`, complete: false, bytes: 1 },
+    ];
+    const decisions = decideRetention(all, { keepLast: 2, keepDaily: 5, keepWeekly: 3, maxAgeDays: 35 }, now, 24, {
+      sets: new Map([[inUse.setId, 'restore-1']]),
+    });
+    const kept = decisions.filter((d) => d.action === 'keep').map((d) => (d.complete ? dayOf(d.setId) : `incomplete ${d.setId}`));
+    assert.deepEqual(kept.sort(), [
+      '20261115T18', // newest of ISO week 46 (keepWeekly)
+      '20261121T18', // keepDaily (5 days: 25, 24, 23, 22, 21)
+      '20261122T18', // keepDaily, also newest of ISO week 47
+      '20261123T18',
+      '20261124T18',
+      '20261125T06', // keepLast
+      '20261125T18', // newest complete set
+      '20261105T06', // in use by a running restore
+      `incomplete ${young}`,
+    ].sort());
+    const reasons = new Map(decisions.map((d) => [d.complete ? dayOf(d.setId) : d.setId, d.reason]));
+    assert.match(reasons.get('20261105T06')!, /in use by running restore restore-1/);
+    assert.match(reasons.get(stale)!, /incomplete .* older than 24 h/);
+    assert.match(reasons.get('20261010T06') ?? reasons.get('20261017T06')!, /older than 35 days/);
+    assert.match(reasons.get('20261120T18')!, /selected by no keep rule/);
+  });
+
+  test('the newest complete set is kept even when everything is older than maxAgeDays', () => {
+    const old = history('q', new Date(now.getTime() - 90 * DAY));
+    const kept = decideRetention(old, { maxAgeDays: 30 }, now, 24).filter((d) => d.action === 'keep');
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]!.reason, 'newest complete set');
+  });
+
+  test('a running restore of "latest" protects everything of its cluster and component', () => {
+    const decisions = decideRetention(sets, { keepLast: 1 }, now, 24, { sets: new Map(), everything: 'drill-1' });
+    assert.ok(decisions.every((d) => d.action === 'keep'));
+  });
+});
+
+describe('pruneBackups on every storage backend', () => {
+  const cluster = `ret-${randomBytes(3).toString('hex')}`;
+  let h: Harness;
+  let config: RabbitvaultConfig;
+  let open: ReturnType<typeof storageOpener>;
+  let written: RetentionCandidate[];
+
+  async function writeSet(backend: StorageBackend, s: RetentionCandidate): Promise<void> {
+    await backend.put(`${s.prefix}/definitions.json`, Buffer.from('{}'));
+    if (!s.complete) return;
+    const at = new Date(Date.UTC(+s.setId.slice(0, 4), +s.setId.slice(4, 6) - 1, +s.setId.slice(6, 8), +s.setId.slice(9, 11)));
+    const manifest = {
+      schemaVersion: 1,
+      cluster: s.cluster,
+      component: 'definitions',
+      setId: s.setId,
+      rabbitmqVersion: null,
+      artifacts: [{ name: 'definitions.json', size: 2, sha256: '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' }],
+      workflow: { workflowId: 'synthetic', runId: 'synthetic' },
+      startedAt: at.toISOString(),
+      finishedAt: at.toISOString(),
+      toolVersion: 'test',
+      details: {},
+    };
+    await backend.put(`${s.prefix}/${MANIFEST_FILE}`, Buffer.from(JSON.stringify(manifest)));
+  }
+
+  before(async () => {
+    await ensureTestBucket();
+    const base = testConfig({ a: clusterEntry(testNode(0)) });
+    config = RabbitvaultConfig.parse({ ...base, retention: { default: { keepLast: 2, keepDaily: 5, maxAgeDays: 30 } } });
+    h = await startHarness(config);
+    open = storageOpener(config);
+    // Real time: the workflow decides with its own clock.
+    const end = new Date(Date.now() - HOUR);
+    written = history(cluster, end).slice(0, 24);
+    const incomplete = setIdAt(new Date(Date.now() - 2 * DAY));
+    written.push({ cluster, component: 'definitions', setId: incomplete, prefix: `${cluster}/definitions/${incomplete}`, complete: false, bytes: 2 });
+    for (const storage of ['local', 'minio']) for (const s of written) await writeSet(open(storage).backend, s);
+  });
+  after(() => h.stop());
+
+  function prune(input: Record<string, unknown>): Promise<PruneBackupsResult> {
+    return h.client.workflow.execute('pruneBackups', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('prune'), args: [{ clusters: [cluster], ...input }] });
+  }
+
+  test('a dry run lists every deletion and deletes nothing; a real run deletes exactly those, on local and S3, sparing a set a running restore reads', async () => {
+    const dry = await prune({});
+    assert.equal(dry.dryRun, true);
+    assert.deepEqual(dry.storages.map((s) => s.storage).sort(), ['local', 'minio']);
+    const expectedKept = decideRetention(written, { keepLast: 2, keepDaily: 5, maxAgeDays: 30 }, new Date(), 24)
+      .filter((d) => d.action === 'keep')
+      .map((d) => d.setId)
+      .sort();
+    for (const s of dry.storages) {
+      assert.equal(s.deleted.length, written.length - expectedKept.length);
+      assert.ok(s.deleted.some((d) => !d.complete), 'the old incomplete set is listed');
+      assert.equal((await listSets(open(s.storage).backend, { cluster })).length, written.length, 'dry run deletes nothing');
+    }
+
+    // A restore that no worker picks up stays Running: it reads one of the doomed sets.
+    const doomed = dry.storages[0]!.deleted.find((d) => d.complete)!;
+    const restore = await h.client.workflow.start('restoreDefinitions', {
+      taskQueue: `nobody-${randomBytes(3).toString('hex')}`,
+      workflowId: workflowId('held-restore'),
+      args: [{ cluster: 'elsewhere', sourceCluster: cluster, from: doomed.setId }],
+    });
+    try {
+      const query = `WorkflowId = '${restore.workflowId}' AND ExecutionStatus = 'Running'`;
+      for (let i = 0; i < 50 && (await h.client.workflow.count(query)).count === 0; i++) await new Promise((r) => setTimeout(r, 200));
+
+      const applied = await prune({ dryRun: false });
+      for (const s of applied.storages) {
+        const remaining = (await listSets(open(s.storage).backend, { cluster })).map((e) => e.setId).sort();
+        assert.deepEqual(remaining, [...expectedKept, doomed.setId].sort(), `storage ${s.storage} keeps exactly the policy's sets`);
+        assert.match(s.kept.find((k) => k.setId === doomed.setId)!.reason, new RegExp(`in use by running restore ${restore.workflowId}`));
+        assert.equal(s.deleted.length, written.length - expectedKept.length - 1);
+      }
+    } finally {
+      await restore.terminate('test done');
+    }
+  });
+});
