@@ -59,7 +59,7 @@ export async function collectSamples(config: RabbitvaultConfig, client: () => Pr
           const finished = Date.parse(s.manifest.finishedAt) / 1000;
           if (storage === config.storage.default) {
             add('rabbitmq_backup_last_success_timestamp_seconds', labels, finished);
-            add('rabbitmq_backup_duration_seconds', labels, finished - Date.parse(s.manifest.startedAt) / 1000);
+            add('rabbitmq_backup_duration_seconds', labels, (Date.parse(s.manifest.finishedAt) - Date.parse(s.manifest.startedAt)) / 1000);
             add('rabbitmq_backup_size_bytes', labels, s.manifest.artifacts.reduce((sum, a) => sum + a.size, 0));
           } else {
             add('rabbitmq_backup_offsite_last_success_timestamp_seconds', { ...labels, storage }, finished);
