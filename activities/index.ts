@@ -7,6 +7,7 @@ import { createOffsiteActivities } from './offsite/activities';
 import { createRetentionActivities } from './retention/activities';
 import { createValidationActivities } from './validation/activities';
 import { createMessageActivities } from './messages';
+import { createNodeActivities } from './node/activities';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOffsiteActivities(deps),
     ...createValidationActivities(deps),
     ...createDrillActivities(deps),
+    ...createNodeActivities(deps),
   };
 }
 

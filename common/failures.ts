@@ -24,6 +24,14 @@ export const FailureType = {
   SegmentCorrupt: 'SegmentCorrupt',
   BackupValidationFailed: 'BackupValidationFailed',
   DrillFailed: 'DrillFailed',
+  // Data-directory backup/restore (issue 3).
+  NodeUnreachable: 'NodeUnreachable',
+  NodeCommandFailed: 'NodeCommandFailed',
+  UnknownNode: 'UnknownNode',
+  UnsafeArchive: 'UnsafeArchive',
+  DataDirectoryRestoreRefused: 'DataDirectoryRestoreRefused',
+  DowntimeLimitReached: 'DowntimeLimitReached',
+  ResticError: 'ResticError',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -49,4 +57,8 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.SegmentCorrupt,
   FailureType.BackupValidationFailed,
   FailureType.DrillFailed,
+  FailureType.UnknownNode,
+  FailureType.UnsafeArchive,
+  FailureType.DataDirectoryRestoreRefused,
+  FailureType.DowntimeLimitReached,
 ];

@@ -20,3 +20,11 @@ export function backupMessagesWorkflowId(cluster: string, at: Date): string {
 export function restoreMessagesWorkflowId(cluster: string, at: Date): string {
   return `restore-messages-${cluster}-${compactUtc(at)}`;
 }
+
+export function backupDataDirectoryWorkflowId(cluster: string, at: Date): string {
+  return `backup-data-${cluster}-${compactUtc(at)}`;
+}
+
+export function restoreDataDirectoryWorkflowId(cluster: string, at: Date): string {
+  return `restore-data-${cluster}-${compactUtc(at)}`;
+}

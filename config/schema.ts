@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ResourceName } from '../common/names';
+import { NodeConfig } from './nodeSchema';
 import * as automation from './automationSchema';
 
 // A secret is never written in the config itself: it names where to read it.
@@ -34,6 +35,8 @@ const LocalStorage = z
   .object({
     type: z.literal('local'),
     path: z.string().min(1),
+    // restic repository password (data-directory backups with method restic): a secret reference.
+    resticPassword: SecretRef.optional(),
   })
   .strict();
 
@@ -51,6 +54,8 @@ const S3Storage = z
     kmsKeyId: z.string().optional(),
     // lib-storage keeps about queueSize+1 parts in memory per upload: keep parts modest.
     partSizeMiB: z.number().int().min(5).max(64).default(16),
+    // restic repository password (data-directory backups with method restic): a secret reference.
+    resticPassword: SecretRef.optional(),
   })
   .strict();
 
@@ -76,6 +81,8 @@ const ClusterConfig = z
       })
       .strict()
       .optional(),
+    // Nodes whose data directory rabbitvault backs up and restores (config/nodeSchema.ts).
+    nodes: z.array(NodeConfig).default([]),
   })
   .strict();
 export type ClusterConfig = z.infer<typeof ClusterConfig>;

@@ -1,7 +1,7 @@
 // The operator CLI. Every backup and restore runs as a Temporal workflow; this
 // starts them, follows them (--wait) and reads the backup catalog.
 import { ConfigError, loadConfig } from '../config/load';
-import { runWorker } from '../workers/main';
+import { nodeQueuesFrom, runWorker } from '../workers/main';
 import { UsageError } from './cli/args';
 import { backupsCommand } from './cli/commands/backups';
 import { configCheckCommand } from './cli/commands/config';
@@ -18,6 +18,9 @@ const HELP = `rabbitvault: backup and disaster recovery for RabbitMQ on Temporal
 usage: rabbitvault <command> [--config FILE] [--json]
 
   worker                                   run a worker (activities + workflows)
+  worker --node-queue Q                    also serve node task queue Q (data-directory steps of a node on this host)
+  backup data --cluster C [--method archive|restic] [--all-together] [--downtime-limit S]   back up nodes' data directories (stop_app saga)
+  restore data --cluster C --from SET_ID|latest [--method archive|restic]   full recovery from a data-directory set
   backup definitions --cluster C           back up definitions (GET /api/definitions)
   restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
   backups list [--cluster C] [--component K]
@@ -49,7 +52,8 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
   try {
     if (command === 'config') return configCheckCommand({ out, err }, rest);
     if (command === 'worker') {
-      await runWorker(configFlag(rest));
+      // --node-queue Q (repeatable): also serve a node's task queue (data-directory steps of a node on this host).
+      await runWorker(configFlag(rest), nodeQueuesFrom(rest.flatMap((a, i) => (a === '--node-queue' && rest[i + 1] ? [rest[i + 1]!] : a.startsWith('--node-queue=') ? [a.slice(13)] : []))));
       return 0;
     }
     const { config, source } = loadConfig(configFlag(rest));

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureDebianPackage } from './devstack/debianPackages';
 import { ensureGoTool, MINIO, TEMPORAL_CLI } from './devstack/goTools';
 import { startMinio } from './devstack/minio';
 import { freePort } from './devstack/ports';
@@ -41,6 +42,9 @@ async function main(): Promise<number> {
   }
   await ensureGoTool(TEMPORAL_CLI);
   await ensureGoTool(MINIO);
+  // Data-directory backups: restic (Method 5) and zstd (the archive compressor), from Debian.
+  await ensureDebianPackage('restic', 'restic');
+  await ensureDebianPackage('zstd', 'zstd');
 
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-test-'));
   const stops: Array<() => Promise<void>> = [];

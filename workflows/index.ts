@@ -8,3 +8,5 @@ export { copyBackupOffsite } from './copyBackupOffsite';
 export { pruneBackups } from './pruneBackups';
 export { validateBackups } from './validateBackups';
 export { restoreDrill } from './restoreDrill';
+export { backupDataDirectory } from './backupDataDirectory';
+export { restoreDataDirectory } from './restoreDataDirectory';

@@ -1,16 +1,20 @@
 import { UsageError } from '../args';
 import type { CliContext } from '../context';
+import { backupDataCommand } from './backupData';
 import { backupDefinitionsCommand } from './backupDefinitions';
+import { restoreDataCommand } from './restoreData';
 import { restoreDefinitionsCommand } from './restoreDefinitions';
 
 type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
 
 // `backup <kind>` and `restore <kind>`: one module per kind of backup.
 export const backupKinds: Record<string, KindCommand> = {
+  data: backupDataCommand,
   definitions: backupDefinitionsCommand,
 };
 
 export const restoreKinds: Record<string, KindCommand> = {
+  data: restoreDataCommand,
   definitions: restoreDefinitionsCommand,
 };
 

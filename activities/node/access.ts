@@ -1,0 +1,43 @@
+import type { Readable } from 'node:stream';
+
+// How rabbitvault touches a node's host. Three primitives, so that a
+// Kubernetes implementation (pod exec) can come later beside the local one:
+// run a command, stream a command's output out (a file tree as tar), stream
+// input into a command (a tar extracted on the host).
+export interface NodeHost {
+  // For messages: "local host of rabbit@host1".
+  describe(): string;
+  // Runs argv on the node's host with the node's environment; resolves stdout, rejects with HostCommandFailed.
+  run(argv: string[], options?: { timeoutMs?: number }): Promise<string>;
+  // argv's stdout as a stream; the stream errors if the command exits non-zero.
+  streamOut(argv: string[]): Readable;
+  // Feeds input to argv's stdin; resolves when the command exited 0.
+  streamIn(argv: string[], input: Readable): Promise<void>;
+  // Paths of the node's own CLI tools on that host.
+  readonly rabbitmqctl: string;
+  readonly rabbitmqDiagnostics: string;
+  readonly rabbitmqServer: string;
+}
+
+export class HostCommandFailed extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly exitCode: number | null,
+    readonly output: string,
+    readonly notFound = false,
+  ) {
+    super(`${argv.slice(0, 4).join(' ')}${argv.length > 4 ? ' …' : ''} ${notFound ? 'not found' : `exited ${exitCode ?? 'on a signal'}`}${output.trim() ? `: ${lastLines(output)}` : ''}`);
+    this.name = 'HostCommandFailed';
+  }
+}
+
+function lastLines(text: string): string {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 4)
+    .join(' | ')
+    .slice(0, 600);
+}

@@ -1,0 +1,152 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Readable } from 'node:stream';
+import { FailureType } from '../../common/failures';
+import { HostCommandFailed, type NodeHost } from './access';
+
+export interface QueueFacts {
+  vhost: string;
+  name: string;
+  type: string;
+  messages: number;
+}
+
+export interface NodeFacts {
+  nodeName: string;
+  dataDirectory: string;
+  rabbitmqVersion: string;
+  erlangVersion: string;
+  featureFlags: string[];
+  queueTypes: string[];
+  queues: QueueFacts[];
+  dataBytes: number;
+}
+
+// One RabbitMQ node, learned from the node itself (never hard-coded paths).
+export class RabbitNode {
+  constructor(
+    readonly host: NodeHost,
+    readonly nodeName: string,
+  ) {}
+
+  async ctl(args: string[], timeoutMs = 120_000): Promise<string> {
+    return this.wrap(`rabbitmqctl ${args[0]}`, this.host.run([this.host.rabbitmqctl, '-n', this.nodeName, '-q', ...args], { timeoutMs }));
+  }
+
+  async diagnostics(args: string[], timeoutMs = 60_000): Promise<string> {
+    return this.wrap(`rabbitmq-diagnostics ${args[0]}`, this.host.run([this.host.rabbitmqDiagnostics, '-n', this.nodeName, '-q', ...args], { timeoutMs }));
+  }
+
+  async facts(): Promise<NodeFacts> {
+    const status = JSON.parse(await this.ctl(['status', '--formatter', 'json'])) as Record<string, unknown>;
+    const nodeName = (await this.ctl(['eval', 'node().'])).trim().replace(/^'|'$/g, '');
+    const dataDirectory = String(status.data_directory ?? '');
+    if (!dataDirectory.startsWith('/')) throw this.failure(`rabbitmqctl status reported no data directory`, FailureType.NodeCommandFailed);
+    const flags = JSON.parse(await this.ctl(['list_feature_flags', 'name', 'state', '--formatter', 'json'])) as Array<{ name: string; state: string }>;
+    const queues = await this.queues();
+    return {
+      nodeName,
+      dataDirectory,
+      rabbitmqVersion: String(status.rabbitmq_version ?? ''),
+      erlangVersion: String(status.erlang_version ?? '').split(' [')[0] ?? '',
+      featureFlags: flags.filter((f) => f.state === 'enabled').map((f) => f.name).sort(),
+      queueTypes: [...new Set(queues.map((q) => q.type))].sort(),
+      queues,
+      dataBytes: await this.bytesUnder(dataDirectory),
+    };
+  }
+
+  async queues(): Promise<QueueFacts[]> {
+    const vhosts = JSON.parse(await this.ctl(['list_vhosts', 'name', '--formatter', 'json'])) as Array<{ name: string }>;
+    const all: QueueFacts[] = [];
+    for (const { name: vhost } of vhosts) {
+      const rows = JSON.parse(await this.ctl(['list_queues', '-p', vhost, 'name', 'type', 'messages', '--formatter', 'json'])) as Array<{
+        name: string;
+        type: string;
+        messages: number | string;
+      }>;
+      for (const row of rows) all.push({ vhost, name: row.name, type: String(row.type), messages: Number(row.messages) || 0 });
+    }
+    return all.sort((a, b) => `${a.vhost}\0${a.name}`.localeCompare(`${b.vhost}\0${b.name}`));
+  }
+
+  async bytesUnder(dir: string): Promise<number> {
+    const out = await this.host.run(['du', '-sb', dir]).catch((error: unknown) => {
+      throw this.failure(`cannot measure ${dir}: ${(error as Error).message}`, FailureType.NodeCommandFailed);
+    });
+    return Number(out.split(/\s/)[0]) || 0;
+  }
+
+  // True when the RabbitMQ application runs (not just the Erlang VM).
+  async appRunning(): Promise<boolean> {
+    try {
+      await this.diagnostics(['check_running'], 30_000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async vmRunning(): Promise<boolean> {
+    try {
+      await this.diagnostics(['ping'], 30_000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  stopApp(): Promise<string> {
+    return this.ctl(['stop_app'], 300_000);
+  }
+
+  async startApp(): Promise<void> {
+    if (!(await this.vmRunning())) {
+      // The VM itself is down (crash, host reboot): start it with the node's own environment.
+      await this.wrap('rabbitmq-server -detached', this.host.run([this.host.rabbitmqServer, '-detached']));
+    } else {
+      await this.ctl(['start_app'], 300_000);
+    }
+    await this.ctl(['await_startup', '--timeout', '120'], 150_000);
+  }
+
+  // Every listener (AMQP included) accepts TCP connections again.
+  async acceptsConnections(): Promise<void> {
+    await this.diagnostics(['check_port_connectivity'], 60_000);
+  }
+
+  // A tar of dir's contents (paths relative to dir, sorted for stable restic chunking).
+  tarOut(dir: string): Readable {
+    return this.host.streamOut(['tar', '-C', dir, '--sort=name', '-cf', '-', '.']);
+  }
+
+  tarIn(dir: string, tar: Readable): Promise<void> {
+    return this.wrap(`extracting into ${dir}`, this.host.streamIn(['tar', '-C', dir, '-xf', '-', '--no-same-owner', '--no-overwrite-dir'], tar));
+  }
+
+  async exists(file: string): Promise<boolean> {
+    try {
+      await this.host.run(['test', '-e', file]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async fs(argv: string[]): Promise<string> {
+    return this.wrap(argv[0]!, this.host.run(argv));
+  }
+
+  private async wrap<T>(what: string, promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (!(error instanceof HostCommandFailed)) throw error;
+      const down = /nodedown|unable to perform an operation on node|not running|unreachable|noconnection/i.test(error.output);
+      throw this.failure(`${what} on ${this.nodeName} failed: ${error.message}`, down ? FailureType.NodeUnreachable : FailureType.NodeCommandFailed, error.notFound);
+    }
+  }
+
+  failure(message: string, type: FailureType, nonRetryable = false): ApplicationFailure {
+    return ApplicationFailure.create({ message, type, nonRetryable });
+  }
+}

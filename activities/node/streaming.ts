@@ -1,0 +1,32 @@
+import { Context } from '@temporalio/activity';
+import type { Readable } from 'node:stream';
+
+export interface StreamProgress {
+  phase: string;
+  bytesDone: number;
+  bytesTotal?: number;
+}
+
+// Heartbeats at most once a second with the bytes done, and aborts the stream
+// when the workflow cancels the step (downtime limit, operator cancel).
+export function streamWatch(phase: string, bytesTotal?: number) {
+  const context = Context.current();
+  let last = 0;
+  let streams: Readable[] = [];
+  const abort = () => streams.forEach((s) => s.destroy(new Error(`${phase} cancelled`)));
+  context.cancellationSignal.addEventListener('abort', abort, { once: true });
+  return {
+    watch(...s: Readable[]) {
+      streams = s;
+    },
+    onBytes(bytesDone: number) {
+      const now = Date.now();
+      if (now - last < 1000) return;
+      last = now;
+      context.heartbeat({ phase, bytesDone, bytesTotal } satisfies StreamProgress);
+    },
+    done() {
+      context.cancellationSignal.removeEventListener('abort', abort);
+    },
+  };
+}

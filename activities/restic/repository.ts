@@ -1,0 +1,36 @@
+import { ApplicationFailure } from '@temporalio/common';
+import path from 'node:path';
+import { FailureType } from '../../common/failures';
+import type { RabbitvaultConfig } from '../../config/schema';
+import { storageTarget } from '../storage/openStorage';
+import { resolveSecret } from '../secrets/resolveSecret';
+
+export interface ResticRepository {
+  // Where the repository lives, without any secret: safe for manifests and messages.
+  location: string;
+  env: NodeJS.ProcessEnv;
+}
+
+// One restic repository per storage target, beside the backup sets:
+// <path>/restic (local) or s3:<endpoint>/<bucket>/<prefix>restic.
+export function resticRepository(config: RabbitvaultConfig, storage: string | undefined): ResticRepository {
+  const { name, target } = storageTarget(config, storage);
+  const field = `storage.targets.${name}`;
+  if (!target.resticPassword) {
+    throw ApplicationFailure.create({
+      message: `${field}.resticPassword is not set: the restic method needs a repository password (a secret reference)`,
+      type: FailureType.InvalidInput,
+      nonRetryable: true,
+    });
+  }
+  const env: NodeJS.ProcessEnv = { RESTIC_PASSWORD: resolveSecret(target.resticPassword, `${field}.resticPassword`) };
+  if (target.type === 'local') return { location: path.join(target.path, 'restic'), env };
+  const endpoint = (target.endpoint ?? `https://s3.${target.region}.amazonaws.com`).replace(/\/+$/, '');
+  const prefix = target.prefix && !target.prefix.endsWith('/') ? `${target.prefix}/` : target.prefix;
+  if (target.accessKeyId && target.secretAccessKey) {
+    env.AWS_ACCESS_KEY_ID = resolveSecret(target.accessKeyId, `${field}.accessKeyId`);
+    env.AWS_SECRET_ACCESS_KEY = resolveSecret(target.secretAccessKey, `${field}.secretAccessKey`);
+  }
+  env.AWS_DEFAULT_REGION = target.region;
+  return { location: `s3:${endpoint}/${target.bucket}/${prefix}restic`, env };
+}

@@ -1,0 +1,144 @@
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { NodeFacts } from '../activities/node/rabbitNode';
+import { RestoreDataDirectoryInput } from '../common/dataDirectoryInputs';
+import { FailureType } from '../common/failures';
+import { compactUtc } from '../common/names';
+import type { NodeBackupRecord } from './backupDataDirectory';
+import { nodeActivities, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+
+export interface RestoreDataDirectoryResult {
+  cluster: string;
+  sourceCluster: string;
+  setId: string;
+  nodes: Array<{ node: string; queues: number; messages: number; stopWindow: StopWindow }>;
+}
+
+// The guide's "Recovery 5: full recovery from a Mnesia backup": checksums and
+// archive safety first, refusals with the alternative, then per node
+// stop_app → data directory aside → extract → ownership → start_app → verify;
+// on failure the previous data directory is put back and the node started.
+export async function restoreDataDirectory(rawInput: RestoreDataDirectoryInput): Promise<RestoreDataDirectoryResult> {
+  const input = parseWorkflowInput(RestoreDataDirectoryInput, rawInput, 'restoreDataDirectory');
+  const progress = trackProgress();
+  const act = activitiesWithRetry(input.retry);
+  const timing: SagaTiming = input;
+  const { cluster, storage } = input;
+  const sourceCluster = input.sourceCluster ?? cluster;
+
+  progress('verifying checksums', `${sourceCluster} data-directory ${input.from}`);
+  const { set, report } = await act.verifyBackupSet({ cluster: sourceCluster, component: 'data-directory', set: input.from, storage }).catch((error: unknown) => {
+    throw explainFailure('verifying the backup set', error, 'nothing was changed');
+  });
+  if (!report.ok) {
+    throw ApplicationFailure.create({
+      message: `backup set ${report.setId} failed verification, nothing was changed: ${report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}`,
+      type: FailureType.ManifestChecksumMismatch,
+      nonRetryable: true,
+    });
+  }
+  const details = set.manifest.details as { method: 'archive' | 'restic'; nodes: NodeBackupRecord[] };
+  if (input.method && input.method !== details.method) {
+    throw ApplicationFailure.create({
+      message: `invalid restoreDataDirectory input: method: set ${set.manifest.setId} was taken with method ${details.method}, not ${input.method}`,
+      type: FailureType.InvalidInput,
+      nonRetryable: true,
+    });
+  }
+  const targets = await act.planDataDirectoryNodes({ cluster, nodes: input.nodes }).catch((error: unknown) => {
+    throw explainFailure(`finding the nodes of cluster ${cluster}`, error);
+  });
+
+  // Everything is checked on every node before any node is stopped.
+  const plans: Array<{ node: { name: string; taskQueue: string }; record: NodeBackupRecord; facts: NodeFacts }> = [];
+  for (const node of targets) {
+    progress('preflight', node.name);
+    const record = details.nodes.find((r) => r.node === node.name);
+    const facts = await nodeActivities(node.taskQueue, timing).quick.inspectDataDirectoryNode({ cluster, node: node.name }).catch((error: unknown) => {
+      throw explainFailure(`preflight of ${node.name}`, error, 'nothing was changed');
+    });
+    const reason = refusal(record, facts, details.nodes);
+    if (reason) {
+      throw ApplicationFailure.create({
+        message: `restore of set ${set.manifest.setId} into ${node.name} refused, nothing was changed: ${reason}. A data directory restores only to a node with the same node name and data-directory path (elsewhere quorum queues come up down). Alternative: restore definitions and messages instead (rabbitvault restore definitions --cluster ${cluster} --source-cluster ${sourceCluster} --from latest, then rabbitvault restore messages)`,
+        type: FailureType.DataDirectoryRestoreRefused,
+        nonRetryable: true,
+      });
+    }
+    progress('checking archive', `${record!.artifact.name}: checksums, every entry safe to extract`);
+    await nodeActivities(node.taskQueue, timing)
+      .streaming.verifyDataDirectoryArtifact({ storage: set.storage, prefix: set.prefix, artifact: record!.artifact, tarSha256: record!.tarSha256, method: details.method, node: node.name })
+      .catch((error: unknown) => {
+        throw explainFailure(`checking the backup of ${node.name}`, error, 'nothing was changed, the node was not stopped');
+      });
+    plans.push({ node, record: record!, facts });
+  }
+
+  const restored: RestoreDataDirectoryResult['nodes'] = [];
+  for (const { node, record, facts } of plans) {
+    const a = nodeActivities(node.taskQueue, timing);
+    const ref = { cluster, node: node.name };
+    const asidePath = `${facts.dataDirectory}.before-restore-${compactUtc(new Date())}`;
+    const stoppedAt = new Date();
+    try {
+      progress('stopping app', node.name);
+      await a.quick.stopNodeApp(ref);
+      progress('extracting', `${record.artifact.name} into ${facts.dataDirectory} (previous kept at ${asidePath})`);
+      await CancellationScope.withTimeout(timing.downtimeLimitSeconds * 1000, () =>
+        a.streaming.extractDataDirectory({
+          ...ref,
+          storage: set.storage,
+          prefix: set.prefix,
+          artifact: record.artifact,
+          tarSha256: record.tarSha256,
+          method: details.method,
+          dataDirectory: facts.dataDirectory,
+          asidePath,
+        }),
+      );
+      progress('starting app', node.name);
+      await a.restart.startNodeApp(ref);
+      progress('verifying', `${node.name}: queues and message counts as in the manifest`);
+      const check = await a.quick.verifyRestoredNode({ ...ref, expected: record.facts.queues, timeoutSeconds: 60 });
+      const runningAt = new Date();
+      restored.push({ node: node.name, ...check, stopWindow: window(stoppedAt, runningAt) });
+    } catch (error) {
+      progress('compensating', `${node.name}: putting the previous data directory back and starting the node`);
+      const putBack = await CancellationScope.nonCancellable(async () => {
+        const r = await a.restart.putBackDataDirectory({ ...ref, dataDirectory: facts.dataDirectory, asidePath });
+        await a.restart.startNodeApp(ref);
+        return r;
+      }).catch((compensationError: unknown) => {
+        throw explainFailure(`putting back the data directory of ${node.name}`, compensationError, `it may be at ${asidePath}`);
+      });
+      if (isCancellation(error)) throw error;
+      const changed = `${restored.length ? `restored before: ${restored.map((r) => r.node).join(', ')}; ` : ''}${node.name}: ${putBack.putBack ? 'previous data directory put back, node restarted' : 'data directory untouched, node restarted'}`;
+      throw explainFailure(`restoring the data directory of ${node.name}`, error, `changed: ${changed}`);
+    }
+    progress('cleaning up', `removing ${asidePath}`);
+    await a.quick.removeAsideDataDirectory({ ...ref, asidePath });
+  }
+  progress('done', `${restored.length} node(s) restored from ${set.manifest.setId}`);
+  return { cluster, sourceCluster, setId: set.manifest.setId, nodes: restored };
+}
+
+function window(stoppedAt: Date, runningAt: Date): StopWindow {
+  return { stoppedAt: stoppedAt.toISOString(), runningAt: runningAt.toISOString(), seconds: (runningAt.getTime() - stoppedAt.getTime()) / 1000 };
+}
+
+// Why a backed-up data directory cannot go onto this node, or undefined if it can.
+function refusal(record: NodeBackupRecord | undefined, target: NodeFacts, all: NodeBackupRecord[]): string | undefined {
+  if (!record) return `the set has no data directory of node ${target.nodeName} (it has ${all.map((r) => r.node).join(', ')})`;
+  if (record.facts.nodeName !== target.nodeName) return `the backup is of node ${record.facts.nodeName}, the target is ${target.nodeName}`;
+  if (record.facts.dataDirectory !== target.dataDirectory) {
+    return `the backup's data directory is ${record.facts.dataDirectory}, the target's is ${target.dataDirectory}`;
+  }
+  const [bMajor, bMinor] = record.facts.rabbitmqVersion.split('.');
+  const [tMajor, tMinor] = target.rabbitmqVersion.split('.');
+  if (bMajor !== tMajor || bMinor !== tMinor) {
+    return `versions incompatible: the backup is of RabbitMQ ${record.facts.rabbitmqVersion}, the target runs ${target.rabbitmqVersion} (a data directory restores within the same release series)`;
+  }
+  const unknownFlags = record.facts.featureFlags.filter((f) => !target.featureFlags.includes(f));
+  if (unknownFlags.length > 0) return `the backup has feature flags the target has not enabled: ${unknownFlags.join(', ')}`;
+  return undefined;
+}
