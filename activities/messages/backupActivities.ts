@@ -97,6 +97,9 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
           },
         );
         await probe.close().catch(() => undefined);
+        if (input.mode === 'copy' && queue.type === 'quorum' && depth > 65535) {
+          throw ApplicationFailure.create({ message: `${where} holds ${depth} messages: a copy of a quorum queue can hold at most 65535 unacked (the AMQP prefetch limit); use mode "drain" and restore it`, type: FailureType.CopyWouldDeadLetter, nonRetryable: true });
+        }
         const streamDepth = isStream ? await streamLength(deps, input.cluster, queue) : depth;
         const depthAtStart = previous?.depthAtStart ?? streamDepth + segments.reduce((n, s) => n + s.messages, 0);
         const checkpoint = (): Checkpoint => ({ depthAtStart, segments });
@@ -112,6 +115,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             queue: queue.name,
             mode: input.mode,
             isStream,
+            isQuorum: queue.type === 'quorum',
             depth: streamDepth,
             idleMs: input.idleSeconds * 1000,
             segmentBytes: input.segmentMiB * 1024 * 1024,

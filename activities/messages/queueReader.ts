@@ -10,6 +10,7 @@ export interface ReadQueueOptions {
   queue: string;
   mode: 'copy' | 'drain';
   isStream: boolean;
+  isQuorum: boolean;
   // Messages to capture in this attempt: the depth when it started.
   depth: number;
   idleMs: number;
@@ -63,7 +64,11 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
     failure = error;
     signal();
   });
-  await o.channel.prefetch(o.isStream ? 1000 : 0);
+  // Quorum queues cap an unlimited prefetch at 2000 unacked: ask for the whole depth.
+  const prefetch = o.isStream ? 1000 : o.isQuorum ? Math.min(65535, Math.max(1, o.depth)) : 0;
+  await o.channel.prefetch(prefetch);
+  // basic.qos is a round trip on the same channel: once answered, earlier acks have been processed.
+  const sync = () => o.channel.prefetch(prefetch);
   const { consumerTag } = await o.channel.consume(
     o.queue,
     (msg) => {
@@ -115,7 +120,7 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
     const stored = await closing.close();
     if (o.mode === 'drain' && last) {
       o.channel.ack(last, true);
-      await o.channel.prefetch(0); // a round trip on the same channel: the ack has been processed
+      await sync();
     }
     o.onStored(stored);
   };
@@ -150,7 +155,7 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
         if (fingerprint(record) !== uncertain[held.length - 1]) await releaseHeld();
         else if (held.length === uncertain.length) {
           o.channel.ack(msg, true);
-          await o.channel.prefetch(0);
+          await sync();
           duplicatesSkipped = held.length;
           held = [];
           uncertain = undefined;

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { ChannelModel } from 'amqplib';
+import type { BackupMessagesResult } from '../workflows/backupMessages';
+import type { RestoreMessagesResult } from '../workflows/restoreMessages';
+import { depth, numbered, openAmqp, peekAll, publishAll, type FixtureMessage } from '../bench/messages/amqpFixtures';
+import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
+import { declareQueue } from './support/rabbitHttp';
+import { testNode } from './support/stack';
+
+const a = testNode(0);
+const b = testNode(1);
+
+function fidelityMessages(): FixtureMessage[] {
+  const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const big = Buffer.alloc(16 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+  return [
+    { body: allBytes, options: { contentType: 'application/octet-stream', contentEncoding: 'identity', deliveryMode: 2, priority: 3, correlationId: 'corr-1', replyTo: 'billing.replies', expiration: '86400000', messageId: 'm-1', timestamp: 1764028800, type: 'order.created', userId: 'guest', appId: 'billing' } },
+    { body: Buffer.alloc(0), options: { headers: {} } },
+    { body: big, options: { persistent: true } },
+    {
+      body: Buffer.from('ünïcødé ✓ 日本語 🐇', 'utf8'),
+      options: {
+        headers: {
+          'x-ünï': 'çødé ✓ 🐇',
+          nested: { list: [1, 'two', { three: [true, null, 2.5] }], deep: { deeper: { deepest: 'yes' } } },
+          int32: { '!': 'int32', value: 7 },
+          int64: { '!': 'int64', value: 2 ** 40 },
+          ts: { '!': 'timestamp', value: 1764028800 },
+          dec: { '!': 'decimal', value: { places: 2, digits: 12345 } },
+          bytes: Buffer.from([0, 255, 1, 254]),
+        },
+      },
+    },
+  ];
+}
+
+describe('message backup and restore', () => {
+  let h: Harness;
+  let ca: ChannelModel;
+  let cb: ChannelModel;
+  const run = <T>(type: string, input: unknown) =>
+    h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] }) as Promise<T>;
+
+  before(async () => {
+    await Promise.all([a.reset(), b.reset()]);
+    h = await startHarness(testConfig({ a: clusterEntry(a), b: clusterEntry(b) }));
+    [ca, cb] = await Promise.all([openAmqp(a.amqpUrl), openAmqp(b.amqpUrl)]);
+  });
+  after(async () => {
+    await Promise.all([ca.close(), cb.close()]);
+    await h.stop();
+  });
+
+  test('copy backup keeps every message in place, bit for bit, and a restore into another node and queue reproduces them', async () => {
+    await declareQueue(a, '/', 'fidelity');
+    await publishAll(ca, 'fidelity', fidelityMessages());
+    const before = await peekAll(ca, 'fidelity');
+    assert.equal(before.length, 4);
+
+    const backup = await run<BackupMessagesResult>('backupMessages', { cluster: 'a', queues: ['fidelity'], segmentMiB: 4 });
+    assert.equal(backup.totals.messages, 4);
+    assert.deepEqual(backup.queues.map((q) => [q.queue, q.depthAtStart, q.captured, q.difference]), [['fidelity', 4, 4, 0]]);
+    assert.ok(backup.queues[0]!.segments >= 2, 'a 16 MiB body closes a 4 MiB segment');
+
+    const still = await peekAll(ca, 'fidelity');
+    assert.deepEqual(still.map((m) => [m.body, m.rawProperties]), before.map((m) => [m.body, m.rawProperties]), 'copy gave every message back in order');
+
+    const restored = await run<RestoreMessagesResult>('restoreMessages', { cluster: 'b', sourceCluster: 'a', from: backup.setId, toQueue: 'fidelity.copy' });
+    assert.deepEqual([restored.totals.published, restored.totals.confirmed, restored.queues[0]!.depthAfter, restored.queues[0]!.declared], [4, 4, 4, true]);
+    const after = await peekAll(cb, 'fidelity.copy');
+    assert.equal(after.length, 4);
+    for (const [i, m] of after.entries()) {
+      assert.ok(m.body.equals(before[i]!.body), `body ${i} byte for byte`);
+      assert.ok(m.rawProperties.equals(before[i]!.rawProperties), `properties ${i} byte for byte`);
+    }
+    assert.equal((after[3]!.properties.headers as Record<string, unknown>)['x-ünï'], 'çødé ✓ 🐇');
+  });
+
+  test('drain moves the messages out; restore puts them back in order', async () => {
+    await declareQueue(a, '/', 'drained', { 'x-queue-type': 'quorum' });
+    await publishAll(ca, 'drained', numbered(3000, 200));
+    const backup = await run<BackupMessagesResult>('backupMessages', { cluster: 'a', queues: ['drain*'], mode: 'drain', segmentMiB: 0.1 });
+    assert.deepEqual([backup.totals.messages, backup.totals.difference], [3000, 0]);
+    assert.ok(backup.queues[0]!.segments > 3);
+    assert.equal(await depth(ca, 'drained'), 0);
+    const restored = await run<RestoreMessagesResult>('restoreMessages', { cluster: 'a', from: 'latest' });
+    assert.equal(restored.queues[0]!.depthAfter, 3000);
+    const back = await peekAll(ca, 'drained');
+    assert.deepEqual(back.map((m) => m.properties.messageId), Array.from({ length: 3000 }, (_, i) => String(i)));
+  });
+
+  test('a queue that does not exist is a clear, non-retryable error', async () => {
+    const failure = await failureOf(run('backupMessages', { cluster: 'a', queues: ['no.such.queue'] }));
+    assert.equal(failure.type, 'QueueNotFound');
+    assert.match(failure.message, /queue "no\.such\.queue" does not exist in any vhost of cluster a/);
+  });
+
+  test('copy refuses a quorum queue with a delivery limit, naming it', async () => {
+    await declareQueue(a, '/', 'limited', { 'x-queue-type': 'quorum', 'x-delivery-limit': 5 });
+    const failure = await failureOf(run('backupMessages', { cluster: 'a', queues: ['limited'] }));
+    assert.equal(failure.type, 'CopyWouldDeadLetter');
+    assert.match(failure.message, /quorum queue "limited" in vhost "\/" has a delivery limit of 5/);
+  });
+});
