@@ -19,10 +19,16 @@ test('record workflow histories', async () => {
     ['restoreDefinitions', 'restore-definitions', { cluster: 'b', sourceCluster: 'a', from: 'latest' }],
     ['verifyBackup', 'verify-backup', { cluster: 'a', component: 'definitions', set: 'latest' }],
     ['restoreDefinitions', 'restore-definitions-invalid-input', { cluster: 'B A D', from: 'x' }],
+    ['scheduledBackup', 'scheduled-backup', { cluster: 'a', component: 'definitions', workflowType: 'backupDefinitions' }],
+    ['copyBackupOffsite', 'copy-backup-offsite', { cluster: 'a', component: 'definitions', from: 'local', to: 'minio' }],
+    ['pruneBackups', 'prune-backups', { clusters: ['a'], storages: ['local'] }],
+    ['validateBackups', 'validate-backups', { clusters: ['a'], components: ['definitions'], restoreInto: 'b' }],
+    ['restoreDrill', 'restore-drill', { cluster: 'a', target: 'b', components: ['definitions'] }],
   ];
   try {
     for (const [type, name, input] of runs) {
-      const handle = await h.client.workflow.start(type, { taskQueue: h.config.temporal.taskQueue, workflowId: `recorded-${name}-${Date.now()}`, args: [input] });
+      // The replay test replays under the file name; child workflow ids derive from it.
+      const handle = await h.client.workflow.start(type, { taskQueue: h.config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
       await handle.result().catch(() => undefined);
       writeFileSync(path.join(__dirname, '..', 'histories', `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
     }
