@@ -9,6 +9,14 @@ const usage = [
   '       rabbitvault schedules pause|unpause|trigger ID [--reason TEXT]   (ID: full id or the part after the prefix, e.g. backup:prod:definitions)',
 ].join('\n');
 
+// Descriptions give milliseconds: print them as the config spells them.
+function duration(value: unknown): string {
+  const ms = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(ms)) return String(value);
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 export async function schedulesCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { reason: { type: 'string' } }, usage);
   const [action, id] = positionals;
@@ -29,7 +37,7 @@ export async function schedulesCommand(ctx: CliContext, argv: string[]): Promise
       const rows = [];
       for (const scheduleId of await ourScheduleIds(client, ctx.config)) {
         const d = await client.schedule.getHandle(scheduleId).describe();
-        const spec = [...d.spec.intervals?.map((i) => `every ${String(i.every)}`) ?? [], ...(d.spec.calendars?.length ? ['cron'] : [])].join(', ');
+        const spec = [...(d.spec.intervals?.map((i) => `every ${duration(i.every)}`) ?? []), ...(d.spec.calendars?.length ? ['calendar'] : [])].join(', ');
         rows.push({
           id: scheduleId,
           workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : '',
