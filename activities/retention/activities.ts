@@ -1,7 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../../common/manifest';
 import { Component } from '../../common/names';
-import { listSets } from '../backupSets/catalog';
+import { readManifest } from '../backupSets/catalog';
+import type { StorageBackend } from '../storage/backend';
 import type { ActivityDeps } from '../deps';
 import { temporalClient } from '../schedules/temporalClient';
 import { decideRetention, type Protection, type RetentionDecision } from './policy';
@@ -26,7 +27,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // Decisions for every set of one storage target, by each component's policy.
     async planPrune(input: { storage: string; clusters?: string[]; components?: string[]; inUse: RestoreInUse[]; now: string }): Promise<PrunePlan> {
       const { name, backend } = deps.openStorage(input.storage);
-      const sets = (await listSets(backend)).filter(
+      const sets = (await shallowCatalog(backend)).filter(
         (s) => (!input.clusters || input.clusters.includes(s.cluster)) && (!input.components || input.components.includes(s.component)),
       );
       const groups = new Map<string, typeof sets>();
@@ -41,6 +42,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
           everything: users.find((r) => r.set === 'latest')?.workflowId,
         };
         const policy = { ...retention.default, ...retention.components[Component.parse(component)] };
+        await confirmNewestComplete(backend, group);
         const candidates = group.map(({ cluster: c, component: k, setId, prefix, complete, bytes }) => ({ cluster: c, component: k, setId, prefix, complete, bytes }));
         decisions.push(...decideRetention(candidates, policy, new Date(input.now), retention.incompleteGraceHours, protection));
       }
@@ -50,18 +52,72 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // The manifest goes first, so a half-deleted set is incomplete and never offered for restore.
     async deleteBackupSets(input: { storage: string; prefixes: string[] }): Promise<{ deleted: string[]; objects: number }> {
       const { backend } = deps.openStorage(input.storage);
+      // One listing per <cluster>/<component>/, not one per set: listings cost the whole folder.
+      const byParent = new Map<string, string[]>();
+      for (const prefix of input.prefixes) {
+        const parent = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+        byParent.set(parent, [...(byParent.get(parent) ?? []), prefix]);
+      }
       let objects = 0;
       const deleted: string[] = [];
-      for (const prefix of input.prefixes) {
-        heartbeat({ prefix, setsDeleted: deleted.length });
-        await backend.delete(`${prefix}/${MANIFEST_FILE}`);
-        for (const object of await backend.list(`${prefix}/`)) {
-          await backend.delete(object.key);
-          objects += 1;
+      for (const [parent, prefixes] of byParent) {
+        const keys = new Map<string, string[]>();
+        for (const object of await backend.list(parent)) {
+          const setPrefix = object.key.split('/').slice(0, 3).join('/');
+          keys.set(setPrefix, [...(keys.get(setPrefix) ?? []), object.key]);
         }
-        deleted.push(prefix);
+        for (const prefix of prefixes) {
+          if (deleted.length % 50 === 0) heartbeat({ prefix, setsDeleted: deleted.length });
+          const manifest = `${prefix}/${MANIFEST_FILE}`;
+          await backend.delete(manifest);
+          for (const key of keys.get(prefix) ?? []) {
+            if (key !== manifest) await backend.delete(key);
+            objects += 1;
+          }
+          deleted.push(prefix);
+        }
       }
       return { deleted, objects };
     },
   };
+}
+
+interface ShallowSet {
+  cluster: string;
+  component: string;
+  setId: string;
+  prefix: string;
+  complete: boolean;
+  bytes: number;
+}
+
+// Sets by their keys alone (a manifest present = complete): reading every
+// manifest would make retention cost a read per set.
+async function shallowCatalog(backend: StorageBackend): Promise<ShallowSet[]> {
+  const sets = new Map<string, ShallowSet>();
+  for (const object of await backend.list('')) {
+    const parts = object.key.split('/');
+    if (parts.length < 4 || !Component.safeParse(parts[1]).success) continue;
+    const [cluster, component, setId] = parts as [string, string, string];
+    const prefix = `${cluster}/${component}/${setId}`;
+    const entry = sets.get(prefix) ?? { cluster, component, setId, prefix, complete: false, bytes: 0 };
+    entry.bytes += object.size;
+    if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
+    sets.set(prefix, entry);
+  }
+  return [...sets.values()];
+}
+
+// The set kept as "newest complete" must really be restorable: newest first,
+// a set whose manifest does not parse counts as incomplete.
+async function confirmNewestComplete(backend: StorageBackend, group: ShallowSet[]): Promise<void> {
+  const complete = group.filter((s) => s.complete).sort((a, b) => (a.setId < b.setId ? 1 : -1));
+  for (const s of complete) {
+    try {
+      await readManifest(backend, s.prefix);
+      return;
+    } catch {
+      s.complete = false;
+    }
+  }
 }
