@@ -49,10 +49,10 @@ export async function fillQueues(node: IsolatedRabbitNode, options: { classic: n
     const p = options.prefix ?? 'dd';
     await ch.assertQueue(`${p}-classic`, { durable: true });
     await ch.assertQueue(`${p}-quorum`, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    const body = Buffer.alloc(options.size);
-    for (let i = 0; i < body.length; i += 4096) randomBytes(Math.min(4096, body.length - i)).copy(body, i);
-    for (let i = 0; i < options.classic; i += 1) ch.sendToQueue(`${p}-classic`, body, { persistent: true });
-    for (let i = 0; i < options.quorum; i += 1) ch.sendToQueue(`${p}-quorum`, body, { persistent: true });
+    // A different body each time: repeated bodies would make the data periodic and defeat restic's chunking.
+    const body = () => randomBytes(options.size);
+    for (let i = 0; i < options.classic; i += 1) ch.sendToQueue(`${p}-classic`, body(), { persistent: true });
+    for (let i = 0; i < options.quorum; i += 1) ch.sendToQueue(`${p}-quorum`, body(), { persistent: true });
     await ch.waitForConfirms();
   } finally {
     await connection.close();

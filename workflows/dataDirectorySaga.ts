@@ -39,7 +39,7 @@ export function nodeActivities(taskQueue: string, timing: SagaTiming) {
       taskQueue,
       scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
       startToCloseTimeout: Math.min(timing.nodeStartTimeoutSeconds, 300) * 1000,
-      retry: { initialInterval: 1000, maximumInterval: 10_000, backoffCoefficient: 2, maximumAttempts: 0, nonRetryableErrorTypes: [FailureType.UnknownNode] },
+      retry: { initialInterval: 1000, maximumInterval: 10_000, backoffCoefficient: 2, nonRetryableErrorTypes: [FailureType.UnknownNode] },
     }),
   };
 }

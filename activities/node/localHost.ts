@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { NodeAccess } from '../../config/nodeSchema';
-import { processDuplex, processOutput, ProcessFailed } from '../archive/processStream';
+import { processOutput } from '../archive/processStream';
 import { HostCommandFailed, type NodeHost } from './access';
 
 type LocalAccess = Extract<NodeAccess, { type: 'local' }>;
@@ -44,17 +44,32 @@ export class LocalNodeHost implements NodeHost {
     return processOutput(argv[0]!, argv.slice(1), { env: this.env });
   }
 
+  // Feeds every byte of input, even after the command stopped reading (tar -x
+  // stops at its end-of-archive marker): callers hash the whole input upstream.
   async streamIn(argv: string[], input: Readable): Promise<void> {
-    const child = processDuplex(argv[0]!, argv.slice(1), { env: this.env });
+    const child = spawn(argv[0]!, argv.slice(1), { env: this.env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(null));
+      child.on('close', (code) => resolve(code));
+    });
+    let stdinOpen = true;
+    child.stdin.on('error', () => (stdinOpen = false));
+    child.stdin.on('close', () => (stdinOpen = false));
     try {
-      await pipeline(input, child, async (source: AsyncIterable<Buffer>) => {
-        for await (const _chunk of source) {
-          // tar -x prints nothing on stdout; drain anyway.
+      for await (const chunk of input) {
+        if (stdinOpen && !child.stdin.write(chunk)) {
+          await Promise.race([once(child.stdin, 'drain'), once(child.stdin, 'close'), exited]);
         }
-      });
+      }
     } catch (error) {
-      if (error instanceof ProcessFailed) throw new HostCommandFailed(argv, error.exitCode, error.stderr);
+      child.kill('SIGKILL');
+      await exited;
       throw error;
     }
+    child.stdin.end();
+    const code = await exited;
+    if (code !== 0) throw new HostCommandFailed(argv, code, stderr);
   }
 }

@@ -42,7 +42,7 @@ export class RabbitNode {
     const dataDirectory = String(status.data_directory ?? '');
     if (!dataDirectory.startsWith('/')) throw this.failure(`rabbitmqctl status reported no data directory`, FailureType.NodeCommandFailed);
     const flags = JSON.parse(await this.ctl(['list_feature_flags', 'name', 'state', '--formatter', 'json'])) as Array<{ name: string; state: string }>;
-    const queues = await this.queues();
+    const queues = await this.settledQueues();
     return {
       nodeName,
       dataDirectory,
@@ -53,6 +53,19 @@ export class RabbitNode {
       queues,
       dataBytes: await this.bytesUnder(dataDirectory),
     };
+  }
+
+  // Quorum queue counts come from metrics refreshed every few seconds and read 0
+  // just after a start: while a quorum queue reads 0, re-read until two readings agree.
+  async settledQueues(): Promise<QueueFacts[]> {
+    let queues = await this.queues();
+    for (let i = 0; i < 4 && queues.some((q) => q.type === 'quorum' && q.messages === 0); i += 1) {
+      await new Promise((r) => setTimeout(r, 6000));
+      const again = await this.queues();
+      if (JSON.stringify(again) === JSON.stringify(queues)) break;
+      queues = again;
+    }
+    return queues;
   }
 
   async queues(): Promise<QueueFacts[]> {

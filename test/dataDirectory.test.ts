@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readManifest } from '../activities/backupSets/catalog';
+import { LocalDirectoryStorage } from '../activities/storage/local';
+import { S3ObjectStorage } from '../activities/storage/s3';
+import type { S3StorageTarget } from '../config/schema';
+import type { Manifest } from '../common/manifest';
+import type { BackupDataDirectoryResult, NodeBackupRecord } from '../workflows/backupDataDirectory';
+import type { RestoreDataDirectoryResult } from '../workflows/restoreDataDirectory';
+import { appRunning, dataConfig, fillQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
+import { failureOf, workflowId, type Harness } from './support/harness';
+import { testNode } from './support/stack';
+
+const a = testNode(0);
+const b = testNode(1);
+const quick = { heartbeatTimeoutSeconds: 10, retry: { initialIntervalSeconds: 0.5, maximumAttempts: 3 } };
+
+function nodesOf(manifest: Manifest): NodeBackupRecord[] {
+  return (manifest.details as { nodes: NodeBackupRecord[] }).nodes;
+}
+
+describe('data-directory backup and restore', () => {
+  let h: Harness;
+  let local: LocalDirectoryStorage;
+  const run = <T>(type: string, input: unknown) =>
+    (h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] }) as Promise<T>).catch(async (error: unknown) => {
+      throw new Error(`${type} failed: ${(await failureOf(Promise.reject(error))).message}`);
+    });
+
+  before(async () => {
+    await Promise.all([a.reset(), b.reset()]);
+    const config = dataConfig([a]);
+    h = await startDataHarness(config);
+    local = new LocalDirectoryStorage((config.storage.targets.local as { path: string }).path);
+    await fillQueues(a, { classic: 60, quorum: 40, size: 8192 });
+    assert.deepEqual(await waitForCounts(a, { 'dd-classic': 60, 'dd-quorum': 40 }), { 'dd-classic': 60, 'dd-quorum': 40 });
+  });
+  after(async () => {
+    await h.stop();
+    await Promise.all([a.reset(), b.reset()]);
+  });
+
+  test('archive: one streamed pass while stopped, manifest with the node facts and stop window, then a full restore', async () => {
+    const backup = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', ...quick });
+    assert.equal(backup.nodes.length, 1);
+    const [copied] = backup.nodes;
+    assert.ok(await appRunning(a), 'RabbitMQ runs again after the backup');
+    const manifest = await readManifest(local, `c/data-directory/${backup.setId}`);
+    const [record] = nodesOf(manifest);
+    assert.equal(record!.facts.nodeName, a.nodeName);
+    assert.equal(record!.facts.dataDirectory, path.join(a.dir, 'mnesia', a.nodeName));
+    assert.equal(record!.facts.rabbitmqVersion, '3.10.8');
+    assert.match(record!.facts.erlangVersion, /^Erlang\/OTP \d+/);
+    assert.ok(record!.facts.featureFlags.includes('quorum_queue'));
+    assert.deepEqual(record!.facts.queueTypes, ['classic', 'quorum']);
+    assert.deepEqual(record!.stopWindow, copied!.stopWindow);
+    assert.ok(copied!.stopWindow.seconds > 0 && copied!.stopWindow.seconds < 60, `stop window ${copied!.stopWindow.seconds} s`);
+    assert.ok(record!.tarBytes > 60 * 8192, 'the tar holds the persisted messages');
+    assert.ok(record!.verified.files > 10, 'the uploaded archive was listed in verification');
+    assert.equal(manifest.artifacts[0]!.name, `${a.nodeName}.tar.zst`);
+
+    // Change everything, then recover the node from the set.
+    await a.ctl(['purge_queue', 'dd-classic']);
+    await a.ctl(['delete_queue', 'dd-quorum']);
+    await fillQueues(a, { classic: 0, quorum: 0, size: 1, prefix: 'after' });
+    const restored = await run<RestoreDataDirectoryResult>('restoreDataDirectory', { cluster: 'c', from: backup.setId, ...quick });
+    assert.deepEqual(restored.nodes.map((n) => [n.node, n.queues, n.messages]), [[a.nodeName, 2, 100]]);
+    assert.deepEqual(await waitForCounts(a, { 'dd-classic': 60, 'dd-quorum': 40 }), { 'dd-classic': 60, 'dd-quorum': 40 }, 'queues after the backup are gone, counts are back');
+    const leftovers = readdirSync(path.join(a.dir, 'mnesia')).filter((f) => f.includes('before-restore'));
+    assert.deepEqual(leftovers, [], 'the previous data directory is removed once the restore succeeded');
+  });
+
+  test('restic on MinIO: a second backup of an unchanged directory adds little; restore from the snapshot', async () => {
+    // Enough unchanged message-store bytes that restic's ~1 MiB chunks can be deduplicated at all.
+    await fillQueues(a, { classic: 1200, quorum: 0, size: 20_000, prefix: 'bulk' });
+    const first = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', method: 'restic', storage: 'minio', ...quick });
+    const second = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', method: 'restic', storage: 'minio', ...quick });
+    assert.ok(first.nodes[0]!.resticSnapshotId && second.nodes[0]!.resticSnapshotId);
+    assert.notEqual(first.nodes[0]!.resticSnapshotId, second.nodes[0]!.resticSnapshotId);
+    const added = async (r: BackupDataDirectoryResult) => {
+      const target = h.config.storage.targets.minio as S3StorageTarget;
+      const s3 = new S3ObjectStorage(target, { accessKeyId: target.accessKeyId!.slice(6), secretAccessKey: target.secretAccessKey!.slice(6) });
+      return nodesOf(await readManifest(s3, `c/data-directory/${r.setId}`))[0]!.restic!;
+    };
+    const [r1, r2] = [await added(first), await added(second)];
+    assert.ok(r1.repository.startsWith('s3:http://127.0.0.1:'), r1.repository);
+    assert.ok(r2.dataAdded < r1.dataAdded / 4, `second backup added ${r2.dataAdded} bytes, first ${r1.dataAdded}`);
+
+    await a.ctl(['purge_queue', 'dd-quorum']);
+    const restored = await run<RestoreDataDirectoryResult>('restoreDataDirectory', { cluster: 'c', from: second.setId, storage: 'minio', method: 'restic', ...quick });
+    assert.equal(restored.nodes[0]!.messages, 1300);
+    const expected = { 'dd-classic': 60, 'dd-quorum': 40, 'after-classic': 0, 'after-quorum': 0, 'bulk-classic': 1200, 'bulk-quorum': 0 };
+    assert.deepEqual(await waitForCounts(a, expected), expected);
+  });
+});
