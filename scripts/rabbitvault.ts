@@ -23,6 +23,8 @@ usage: rabbitvault <command> [--config FILE] [--json]
   restore data --cluster C --from SET_ID|latest [--method archive|restic]   full recovery from a data-directory set
   backup definitions --cluster C           back up definitions (GET /api/definitions)
   restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
+  backup messages --cluster C [--queue Q|PATTERN]... [--vhost V]... [--mode copy|drain]   back up queue contents (copy is non-destructive)
+  restore messages --cluster C --from SET_ID|latest [--queue Q]... [--to-queue Q] [--to-vhost V] [--via-original-exchange]
   backups list [--cluster C] [--component K]
   backups show SET_ID|latest --cluster C [--component K]
   backups verify SET_ID|latest --cluster C [--component K]

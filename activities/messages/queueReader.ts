@@ -68,7 +68,12 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
   const prefetch = o.isStream ? 1000 : o.isQuorum ? Math.min(65535, Math.max(1, o.depth)) : 0;
   await o.channel.prefetch(prefetch);
   // basic.qos is a round trip on the same channel: once answered, earlier acks have been processed.
-  const sync = () => o.channel.prefetch(prefetch);
+  // Its reply must be read, so frames flow while it is awaited.
+  const sync = async () => {
+    gate.resume();
+    await o.channel.prefetch(prefetch);
+    if (inbox.length >= INBOX_HIGH || inboxBytes >= INBOX_HIGH_BYTES) gate.pause();
+  };
   const { consumerTag } = await o.channel.consume(
     o.queue,
     (msg) => {

@@ -65,6 +65,7 @@ export async function peekAll(model: ChannelModel, queue: string, idleMs = 1000)
 
 export async function depth(model: ChannelModel, queue: string): Promise<number> {
   const ch = await model.createChannel();
+  ch.on('error', () => undefined);
   const { messageCount } = await ch.checkQueue(queue);
   await ch.close();
   return messageCount;

@@ -2,8 +2,10 @@ import { UsageError } from '../args';
 import type { CliContext } from '../context';
 import { backupDataCommand } from './backupData';
 import { backupDefinitionsCommand } from './backupDefinitions';
+import { backupMessagesCommand } from './backupMessages';
 import { restoreDataCommand } from './restoreData';
 import { restoreDefinitionsCommand } from './restoreDefinitions';
+import { restoreMessagesCommand } from './restoreMessages';
 
 type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
 
@@ -11,11 +13,13 @@ type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
 export const backupKinds: Record<string, KindCommand> = {
   data: backupDataCommand,
   definitions: backupDefinitionsCommand,
+  messages: backupMessagesCommand,
 };
 
 export const restoreKinds: Record<string, KindCommand> = {
   data: restoreDataCommand,
   definitions: restoreDefinitionsCommand,
+  messages: restoreMessagesCommand,
 };
 
 export function dispatchKind(verb: 'backup' | 'restore', kinds: Record<string, KindCommand>, ctx: CliContext, argv: string[]): Promise<number> {
