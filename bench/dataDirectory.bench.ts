@@ -1,0 +1,116 @@
+// Data-directory backup on >= 1 GiB of persistent messages: our saga beside the
+// guide's procedure and the floor, in one run; then restic incrementality.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { readManifest } from '../activities/backupSets/catalog';
+import { LocalDirectoryStorage } from '../activities/storage/local';
+import { RabbitvaultConfig } from '../config/schema';
+import { step } from '../scripts/devstack/progress';
+import { createWorker } from '../workers/createWorker';
+import type { BackupDataDirectoryResult, NodeBackupRecord } from '../workflows/backupDataDirectory';
+import { fillPersistent } from './dataDirectory/fill';
+import { floorSeconds, guideProcedure } from './dataDirectory/reference';
+import { quietTemporalRuntime } from './support/inProcessWorker';
+import { startBenchStack } from './support/stack';
+
+const GiB = 1024 ** 3;
+const TARGET_BYTES = Number(process.env.BENCH_DATA_BYTES ?? 1.05 * GiB);
+
+async function main(): Promise<void> {
+  quietTemporalRuntime();
+  const stack = await startBenchStack();
+  try {
+    const node = stack.source;
+    const dataDir = path.join(node.dir, 'mnesia', node.nodeName);
+    step(`bench: filling ${node.nodeName} with ${(TARGET_BYTES / GiB).toFixed(2)} GiB of persistent messages`);
+    const messages = await fillPersistent(node.amqpUrl, TARGET_BYTES);
+    const dataBytes = Number(execFileSync('du', ['-sb', dataDir]).toString().split('\t')[0]);
+    step(`bench: data directory ${(dataBytes / GiB).toFixed(2)} GiB (${messages} messages)`);
+
+    const env = Object.fromEntries(Object.entries(node.env).filter(([k]) => k === 'HOME' || k.startsWith('RABBITMQ_'))) as Record<string, string>;
+    const backups = path.join(stack.runDir, 'backups');
+    const config = RabbitvaultConfig.parse({
+      temporal: { address: stack.temporalAddress, taskQueue: 'bench-data' },
+      storage: { default: 'local', targets: { local: { type: 'local', path: backups, resticPassword: 'value:bench' } } },
+      clusters: {
+        bench: {
+          management: { url: node.managementUrl, username: 'guest', password: 'value:guest' },
+          nodes: [{ name: node.nodeName, access: { type: 'local', taskQueue: 'bench-node', env } }],
+        },
+      },
+    });
+    const native = await NativeConnection.connect({ address: stack.temporalAddress });
+    const workers = await Promise.all([createWorker({ config, connection: native }), createWorker({ config, connection: native, taskQueue: 'bench-node' })]);
+    const running = workers.map((w) => w.run());
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    const client = new Client({ connection });
+    const ours = async (input: Record<string, unknown>) => {
+      const t = Date.now();
+      const r = (await client.workflow.execute('backupDataDirectory', { taskQueue: 'bench-data', workflowId: `bench-${Date.now()}`, args: [{ cluster: 'bench', ...input }] })) as BackupDataDirectoryResult;
+      const record = (await readManifest(new LocalDirectoryStorage(backups), `bench/data-directory/${r.setId}`)).details as { nodes: NodeBackupRecord[] };
+      return { result: r, totalSeconds: (Date.now() - t) / 1000, record: record.nodes[0]! };
+    };
+    try {
+      step('bench: floors (app stopped; tar | compressor > /dev/null)');
+      await node.ctl(['stop_app']);
+      const floors = { zstd1: floorSeconds(dataDir, 'zstd -q -1 -T0 -c'), gzip6: floorSeconds(dataDir, 'gzip -c') , gzip1: floorSeconds(dataDir, 'gzip -1 -c') };
+      const zstdBytes = Number(execFileSync('bash', ['-c', `tar -C '${dataDir}' -cf - . | zstd -q -1 -T0 -c | wc -c`]).toString());
+      await node.ctl(['start_app']);
+      await node.ctl(['await_startup']);
+
+      step('bench: the guide\'s procedure (stop_app; tar czf temp; copy; start_app)');
+      const guide = await guideProcedure(node, dataDir, path.join(stack.runDir, 'guide'));
+      step('bench: ours (backupDataDirectory, archive)');
+      const archive = await ours({});
+      step('bench: ours, restic: first and second backup of the unchanged directory');
+      const r1 = await ours({ method: 'restic' });
+      const r2 = await ours({ method: 'restic' });
+
+      const stopWindow = archive.result.nodes[0]!.stopWindow.seconds;
+      const results = {
+        date: new Date().toISOString(),
+        host: { cpus: os.cpus().length, loadAverage: os.loadavg() },
+        dataDirectoryBytes: dataBytes,
+        messages,
+        floorSeconds: floors,
+        compressedBytes: { zstd1: zstdBytes, guideGzip: guide.bytes, ours: archive.result.nodes[0]!.bytes },
+        guide,
+        ours: { stopWindowSeconds: stopWindow, totalSeconds: archive.totalSeconds },
+        ratios: {
+          stopWindowOverFloor: stopWindow / floors.zstd1,
+          guideTotalOverOursTotal: guide.totalSeconds / archive.totalSeconds,
+          guideStopOverOursStop: guide.stopWindowSeconds / stopWindow,
+        },
+        goals: { stopWindowWithin1_2xFloor: stopWindow <= 1.2 * floors.zstd1, totalAtLeast2xFasterThanGuide: guide.totalSeconds >= 2 * archive.totalSeconds },
+        restic: {
+          firstDataAdded: r1.record.restic!.dataAdded,
+          secondDataAdded: r2.record.restic!.dataAdded,
+          secondOverFirst: r2.record.restic!.dataAdded / r1.record.restic!.dataAdded,
+          goalUnder5Percent: r2.record.restic!.dataAdded < 0.05 * r1.record.restic!.dataAdded,
+          stopWindowSeconds: [r1.result.nodes[0]!.stopWindow.seconds, r2.result.nodes[0]!.stopWindow.seconds],
+          totalSeconds: [r1.totalSeconds, r2.totalSeconds],
+        },
+      };
+      mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+      const file = path.join(__dirname, 'results', `data-directory-${results.date.slice(0, 10)}.json`);
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(results, null, 2)}\nwritten to ${file}\n`);
+    } finally {
+      workers.forEach((w) => w.shutdown());
+      await Promise.all(running);
+      await native.close();
+      await connection.close();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${String((error as Error).stack ?? error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { readManifest } from '../activities/backupSets/catalog';
+import { defaultDeps } from '../activities/deps';
+import { createDataDirectoryBackupActivities } from '../activities/node/backupActivities';
+import type { StorageBackend } from '../activities/storage/backend';
+import { LocalDirectoryStorage } from '../activities/storage/local';
+import type { RabbitvaultConfig } from '../config/schema';
+import { progressQuery } from '../common/progress';
+import type { BackupDataDirectoryResult } from '../workflows/backupDataDirectory';
+import { appRunning, dataConfig, fillQueues, nodeQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
+import { failureOf, startHarness, workflowId } from './support/harness';
+import { scratchDir, testNode } from './support/stack';
+import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';
+
+const a = testNode(0);
+const b = testNode(1);
+const quick = { heartbeatTimeoutSeconds: 5, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 2 } };
+
+// The real local storage, with uploads cut after `cutAfter` bytes or slowed per chunk.
+function faultyStorage(config: RabbitvaultConfig, fault: { cutAfter?: number; delayMsPerChunk?: number }) {
+  const real = new LocalDirectoryStorage((config.storage.targets.local as { path: string }).path);
+  const faulty: StorageBackend = Object.assign(Object.create(real) as StorageBackend, {
+    put(key: string, body: Readable | Buffer) {
+      let seen = 0;
+      const gate = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          seen += chunk.length;
+          if (fault.cutAfter !== undefined && seen > fault.cutAfter) return done(new Error(`storage connection reset after ${fault.cutAfter} bytes`));
+          if (fault.delayMsPerChunk) setTimeout(() => done(null, chunk), fault.delayMsPerChunk);
+          else done(null, chunk);
+        },
+      });
+      const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      source.on('error', (e) => gate.destroy(e));
+      return real.put(key, source.pipe(gate));
+    },
+  });
+  const deps = { ...defaultDeps(config), openStorage: () => ({ name: 'local', backend: faulty }) };
+  return { activityOverrides: { streamDataDirectory: createDataDirectoryBackupActivities(deps).streamDataDirectory }, real };
+}
+
+async function eventTypes(handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> }): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).map((e) => {
+    const ev = e as { eventType?: unknown; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } };
+    const name = ev.activityTaskScheduledEventAttributes?.activityType?.name;
+    const type = typeof ev.eventType === 'number' ? temporal.api.enums.v1.EventType[ev.eventType] : String(ev.eventType);
+    return `${type}${name ? `:${name}` : ''}`;
+  });
+}
+
+async function waitForStep(handle: { query: (q: typeof progressQuery) => Promise<{ step: string }> }, step: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await handle.query(progressQuery).catch(() => ({ step: '' }))).step === step) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`workflow never reached step "${step}"`);
+}
+
+describe('data-directory faults', () => {
+  before(async () => {
+    await Promise.all([a.reset(), b.reset()]);
+    await fillQueues(a, { classic: 100, quorum: 20, size: 10_000 });
+  });
+  after(async () => {
+    for (const node of [a, b]) if (!(await appRunning(node))) await node.ctl(['start_app']);
+    await Promise.all([a.reset(), b.reset()]);
+  });
+
+  test('storage fails mid-upload: RabbitMQ runs again, the storage error is reported, history shows the restart, no manifest', async () => {
+    const config = dataConfig([a]);
+    const { activityOverrides, real } = faultyStorage(config, { cutAfter: 256 * 1024 });
+    const h = await startDataHarness(config, { activityOverrides });
+    try {
+      const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('cut'), args: [{ cluster: 'c', ...quick }] });
+      const failure = await failureOf(handle.result());
+      assert.equal(failure.type, 'StorageError');
+      assert.match(failure.message, /storage connection reset after 262144 bytes/);
+      assert.match(failure.message, /RabbitMQ was restarted/);
+      assert.ok(await appRunning(a), 'RabbitMQ is running after the failed backup');
+      const events = await eventTypes(handle);
+      const failed = events.lastIndexOf('EVENT_TYPE_ACTIVITY_TASK_FAILED');
+      const restart = events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp');
+      assert.ok(restart > failed && failed > 0, 'start_app was scheduled after the upload failed');
+      const objects = await real.list('c/data-directory/');
+      assert.equal(objects.filter((o) => o.key.endsWith('manifest.json')).length, 0, 'no manifest for the partial set');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('cancelled while the app is stopped, and the downtime limit: the node is restarted either way', async () => {
+    const config = dataConfig([a]);
+    const { activityOverrides } = faultyStorage(config, { delayMsPerChunk: 300 });
+    const h = await startDataHarness(config, { activityOverrides });
+    try {
+      const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('cancel'), args: [{ cluster: 'c', ...quick }] });
+      await waitForStep(handle, 'copying data directory');
+      assert.equal(await appRunning(a), false, 'the app is stopped while copying');
+      await handle.cancel();
+      const outcome = await handle.result().then(() => 'completed', (error: Error) => String((error.cause as Error | undefined)?.name ?? error.name));
+      assert.equal(outcome, 'CancelledFailure');
+      assert.ok(await appRunning(a), 'RabbitMQ was restarted after the cancellation');
+      const events = await eventTypes(handle);
+      assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp') > events.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED'));
+
+      const limited = await failureOf(
+        h.client.workflow.execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('limit'), args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 2 }] }),
+      );
+      assert.equal(limited.type, 'DowntimeLimitReached');
+      assert.match(limited.message, /downtime limit of 2 s reached/);
+      assert.ok(await appRunning(a), 'RabbitMQ was restarted at the downtime limit');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('worker SIGKILLed while the app is stopped: a restarted worker completes, the node is not left stopped', async () => {
+    await fillQueues(a, { classic: 150, quorum: 0, size: 1024 * 1024, prefix: 'big' });
+    const config = dataConfig([a]);
+    const file = writeConfigFile(config, path.join(scratchDir('sigkill'), 'rabbitvault.yaml'));
+    const env = { RABBITVAULT_NODE_QUEUES: nodeQueues(config).join(',') };
+    let worker = await spawnWorker(file, env);
+    const { Client, Connection } = await import('@temporalio/client');
+    const connection = await Connection.connect({ address: config.temporal.address });
+    try {
+      const client = new Client({ connection });
+      const handle = await client.workflow.start('backupDataDirectory', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: workflowId('sigkill'),
+        args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 120, retry: { initialIntervalSeconds: 0.2, maximumAttempts: 5 } }],
+      });
+      await waitForStep(handle, 'copying data directory', 120_000);
+      await killHard(worker);
+      const stoppedWhileDead = !(await appRunning(a));
+      worker = await spawnWorker(file, env);
+      const result = (await handle.result()) as BackupDataDirectoryResult;
+      assert.ok(await appRunning(a), 'RabbitMQ runs after the restarted worker finished');
+      assert.ok(result.nodes[0]!.stopWindow.seconds < 120, `stopped ${result.nodes[0]!.stopWindow.seconds} s, within the downtime limit`);
+      const manifest = await readManifest(new LocalDirectoryStorage((config.storage.targets.local as { path: string }).path), `c/data-directory/${result.setId}`);
+      assert.equal(manifest.artifacts.length, 1, 'exactly one complete artifact');
+      assert.ok(stoppedWhileDead, 'the kill landed while the app was stopped');
+    } finally {
+      await killHard(worker);
+      await connection.close();
+    }
+    await a.ctl(['delete_queue', 'big-classic']);
+    await a.ctl(['delete_queue', 'big-quorum']);
+  });
+
+  test('corrupted, truncated and malicious archives are refused before the node is stopped', async () => {
+    const config = dataConfig([a]);
+    const h = await startDataHarness(config);
+    const root = (config.storage.targets.local as { path: string }).path;
+    const local = new LocalDirectoryStorage(root);
+    try {
+      const good = (await h.client.workflow.execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('good'), args: [{ cluster: 'c', ...quick }] })) as BackupDataDirectoryResult;
+      const goodPrefix = `c/data-directory/${good.setId}`;
+      const manifest = await readManifest(local, goodPrefix);
+      const artifactName = manifest.artifacts[0]!.name;
+      const goodBytes = readFileSync(local.locate(`${goodPrefix}/${artifactName}`));
+      const work = scratchDir('evil');
+      const zstdTar = (args: string[], cwd: string) => execFileSync('zstd', ['-q', '-c'], { input: execFileSync('tar', ['-cf', '-', ...args], { cwd }) });
+      mkdirSync(path.join(work, 'tree'));
+      writeFileSync(path.join(work, 'tree', 'file'), 'x');
+      writeFileSync(path.join(work, 'evil-file'), 'x');
+      symlinkSync('../../../../etc', path.join(work, 'tree', 'escape'));
+      const cases: Array<[string, Buffer, RegExp, boolean]> = [
+        ['dot-dot', zstdTar(['-P', '../evil-file'], path.join(work, 'tree')), /contains "\.\."/, true],
+        ['absolute', zstdTar(['-P', path.join(work, 'tree', 'file')], work), /absolute path/, true],
+        ['symlink', zstdTar(['-C', path.join(work, 'tree'), '.'], work), /symlink .*escape/, true],
+        ['truncated', goodBytes.subarray(0, Math.floor(goodBytes.length / 2)), /corrupted or truncated|truncated/, true],
+        ['corrupted', Buffer.concat([goodBytes.subarray(0, 1000), Buffer.from('garbage'), goodBytes.subarray(1007)]), /SHA-256/, false],
+      ];
+      for (const [label, bytes, expected, forgeChecksums] of cases) {
+        const setId = `${good.setId.slice(0, 16)}-${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
+        const prefix = `c/data-directory/${setId}`;
+        mkdirSync(local.locate(prefix), { recursive: true });
+        writeFileSync(local.locate(`${prefix}/${artifactName}`), bytes);
+        const sha = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
+        const forged = structuredClone(manifest);
+        forged.setId = setId;
+        if (forgeChecksums) {
+          forged.artifacts[0] = { ...forged.artifacts[0]!, size: bytes.length, sha256: sha(bytes) };
+          (forged.details as { nodes: Array<{ artifact: unknown }> }).nodes[0]!.artifact = forged.artifacts[0];
+        }
+        writeFileSync(local.locate(`${prefix}/manifest.json`), JSON.stringify(forged));
+        const handle = await h.client.workflow.start('restoreDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId(`evil-${label}`), args: [{ cluster: 'c', from: setId, ...quick }] });
+        const failure = await failureOf(handle.result());
+        assert.match(failure.message, expected, `${label}: ${failure.message}`);
+        assert.match(failure.message, /nothing was changed/, label);
+        assert.ok(!(await eventTypes(handle)).includes('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:stopNodeApp'), `${label}: the node was never stopped`);
+      }
+      assert.ok(await appRunning(a));
+      assert.deepEqual(await waitForCounts(a, { 'dd-classic': 100, 'dd-quorum': 20 }), { 'dd-classic': 100, 'dd-quorum': 20 });
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('restore to a node with another name is refused with the reason and the alternative', async () => {
+    const config = dataConfig([a]);
+    const other = dataConfig([b]);
+    const merged = { ...config, clusters: { ...config.clusters, other: other.clusters.c! } } as RabbitvaultConfig;
+    const h = await startDataHarness(merged);
+    const hb = await startHarness(merged, { taskQueue: other.clusters.c!.nodes[0]!.access.taskQueue });
+    try {
+      await h.client.workflow.execute('backupDataDirectory', { taskQueue: merged.temporal.taskQueue, workflowId: workflowId('src'), args: [{ cluster: 'c', ...quick }] });
+      const handle = await h.client.workflow.start('restoreDataDirectory', {
+        taskQueue: merged.temporal.taskQueue,
+        workflowId: workflowId('other-name'),
+        args: [{ cluster: 'other', sourceCluster: 'c', from: 'latest', ...quick }],
+      });
+      const failure = await failureOf(handle.result());
+      assert.equal(failure.type, 'DataDirectoryRestoreRefused');
+      assert.match(failure.message, new RegExp(`the set has no data directory of node ${b.nodeName.replace(/[.]/g, '\\.')}`));
+      assert.match(failure.message, /same node name and data-directory path/);
+      assert.match(failure.message, /restore definitions and messages instead/);
+      assert.ok(!(await eventTypes(handle)).includes('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:stopNodeApp'));
+      assert.ok(await appRunning(b));
+    } finally {
+      await hb.stop();
+      await h.stop();
+    }
+  });
+});
