@@ -18,8 +18,21 @@ export class FrameGate {
     this.connection.recvFrame = () => (this.paused ? false : recv());
   }
 
+  private held = false;
+
   pause(): void {
-    this.paused = true;
+    if (!this.held) this.paused = true;
+  }
+
+  // A reply the caller awaits may sit behind deliveries: read everything until it arrives.
+  async holdOpen<T>(wait: () => Promise<T>): Promise<T> {
+    this.held = true;
+    this.resume();
+    try {
+      return await wait();
+    } finally {
+      this.held = false;
+    }
   }
 
   resume(): void {

@@ -31,6 +31,9 @@ export interface ReadQueueResult {
 
 const INBOX_HIGH = 4096;
 const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
+const DRAIN_PREFETCH = 10_000;
+// A drain segment closes before the prefetch is used up, or the broker would stop sending.
+const DRAIN_SEGMENT_MESSAGES = 8_000;
 
 export function toRecord(msg: ConsumeMessage): MessageRecord {
   return {
@@ -64,14 +67,14 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
     failure = error;
     signal();
   });
-  // Quorum queues cap an unlimited prefetch at 2000 unacked: ask for the whole depth.
-  const prefetch = o.isStream ? 1000 : o.isQuorum ? Math.min(65535, Math.max(1, o.depth)) : 0;
+  // Drain acks per segment, so the broker never has more than DRAIN_PREFETCH
+  // messages out; copy never acks, so it asks for the whole depth (quorum
+  // queues cap an unlimited prefetch at 2000) and relies on the frame gate.
+  const prefetch = o.isStream ? 1000 : o.mode === 'drain' ? DRAIN_PREFETCH : o.isQuorum ? Math.min(65535, Math.max(1, o.depth)) : 0;
   await o.channel.prefetch(prefetch);
   // basic.qos is a round trip on the same channel: once answered, earlier acks have been processed.
-  // Its reply must be read, so frames flow while it is awaited.
   const sync = async () => {
-    gate.resume();
-    await o.channel.prefetch(prefetch);
+    await gate.holdOpen(() => o.channel.prefetch(prefetch));
     if (inbox.length >= INBOX_HIGH || inboxBytes >= INBOX_HIGH_BYTES) gate.pause();
   };
   const { consumerTag } = await o.channel.consume(
@@ -134,7 +137,7 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
     lastInSegment = msg;
     bytes += record.body.length;
     if (!segment.append(record)) await segment.drained();
-    if (segment.rawBytes >= o.segmentBytes) await commit();
+    if (segment.rawBytes >= o.segmentBytes || (o.mode === 'drain' && segment.messages >= DRAIN_SEGMENT_MESSAGES)) await commit();
   };
   const releaseHeld = async () => {
     const pending = held;
