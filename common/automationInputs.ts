@@ -10,6 +10,9 @@ export const BUILT_IN_COMPONENT_WORKFLOWS: Partial<Record<Component, { backup?: 
   // A test restore or drill target may already hold some of the entities: keep them and prove the rest.
   definitions: { backup: 'backupDefinitions', restore: 'restoreDefinitions', restoreInput: { onConflict: 'keep-target' } },
   messages: { backup: 'backupMessages', restore: 'restoreMessages' },
+  // Restoring a data directory stops the target's nodes: validation and drills use it only when
+  // componentWorkflows["data-directory"].restore says so.
+  'data-directory': { backup: 'backupDataDirectory' },
 };
 
 // The guide's "RTO/RPO Targets" table, in seconds; a drill compares against it.

@@ -13,10 +13,12 @@ describe('schedule config', () => {
   const base = () => testConfig({ a: clusterEntry(testNode(0)) });
 
   test('a component without a backup workflow needs workflowType, named by its field', () => {
-    const config = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { 'data-directory': { every: '1d' } } } } });
-    assert.throws(() => desiredSchedules(config), (e: Error) => e instanceof ScheduleConfigError && /schedules\.backups\.a\.data-directory: .*set workflowType/.test(e.message));
-    const plugged = RabbitvaultConfig.parse({ ...base(), componentWorkflows: { 'data-directory': { backup: 'backupDataDirectory' } }, schedules: { backups: { a: { 'data-directory': { every: '1d' } } } } });
-    assert.equal(desiredSchedules(plugged)[0]!.input.workflowType, 'backupDataDirectory');
+    const config = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { configuration: { every: '1d' } } } } });
+    assert.throws(() => desiredSchedules(config), (e: Error) => e instanceof ScheduleConfigError && /schedules\.backups\.a\.configuration: .*set workflowType/.test(e.message));
+    const plugged = RabbitvaultConfig.parse({ ...base(), componentWorkflows: { configuration: { backup: 'backupConfiguration' } }, schedules: { backups: { a: { configuration: { every: '1d' } } } } });
+    assert.equal(desiredSchedules(plugged)[0]!.input.workflowType, 'backupConfiguration');
+    const dataDirectory = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { 'data-directory': { every: '1d' } } } } });
+    assert.equal(desiredSchedules(dataDirectory)[0]!.input.workflowType, 'backupDataDirectory');
   });
 
   test('every xor cron, durations and the off-site target are checked with their paths', () => {
