@@ -1,5 +1,7 @@
 // Helpers shared by the data-directory test files (not a test file itself).
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import amqp from 'amqplib';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { IsolatedRabbitNode } from '../scripts/devstack/rabbitmqNode';
@@ -82,5 +84,27 @@ export async function appRunning(node: IsolatedRabbitNode): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+// Records one history per data-directory workflow path (replay test input).
+export async function recordDataDirectoryHistories(dir: string, node: IsolatedRabbitNode): Promise<void> {
+  await node.reset();
+  await fillQueues(node, { classic: 5, quorum: 5, size: 100 });
+  const config = dataConfig([node]);
+  const h = await startDataHarness(config);
+  const runs: Array<[string, string, unknown]> = [
+    ['backupDataDirectory', 'backup-data-directory', { cluster: 'c', heartbeatTimeoutSeconds: 10 }],
+    ['restoreDataDirectory', 'restore-data-directory', { cluster: 'c', from: 'latest', heartbeatTimeoutSeconds: 10 }],
+  ];
+  try {
+    for (const [type, name, input] of runs) {
+      const handle = await h.client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `recorded-${name}-${Date.now()}`, args: [input] });
+      await handle.result();
+      writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
+    }
+  } finally {
+    await h.stop();
+    await node.reset();
   }
 }

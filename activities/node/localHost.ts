@@ -1,5 +1,4 @@
 import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NodeAccess } from '../../config/nodeSchema';
@@ -60,7 +59,13 @@ export class LocalNodeHost implements NodeHost {
     try {
       for await (const chunk of input) {
         if (stdinOpen && !child.stdin.write(chunk)) {
-          await Promise.race([once(child.stdin, 'drain'), once(child.stdin, 'close'), exited]);
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              child.stdin.off('drain', done).off('close', done);
+              resolve();
+            };
+            child.stdin.on('drain', done).on('close', done);
+          });
         }
       }
     } catch (error) {
