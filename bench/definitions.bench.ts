@@ -1,27 +1,32 @@
 // `npm run bench`: definitions backup and restore of 10,000 queues, ours
 // (in-process worker, and the CLI end to end) against bare management API
-// calls, on a stack of the bench's own. BENCH_RUNS sets the runs per side.
+// calls, on a stack of the bench's own. BENCH_RUNS sets the runs per side
+// (default: 5 backups, 3 restores).
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SetupError, step } from '../scripts/devstack/progress';
 import { writeBenchConfig } from './support/benchConfig';
 import { quietTemporalRuntime, startInProcessWorker } from './support/inProcessWorker';
-import { backupOperations, checkTargetRestored, restoreOperations, SIDES, type BenchContext, type Operation, type Side } from './support/operations';
-import { compare, formatTable, hostInfo, writeResults, type BenchResults, type Samples } from './support/report';
+import { backupOperations, checkTargetRestored, restoreOperations, SIDES, type BenchContext, type Side, type TimedCall } from './support/operations';
+import { buildResults, loadAverage, writeResults, type Measured, type Samples } from './support/results';
 import { seedSource } from './support/seedSource';
 import { startBenchStack, type BenchStack } from './support/stack';
+import { formatTable } from './support/table';
 import { runsFromEnv, timed } from './support/timing';
-import { medianSteps, stepTimingsOf } from './support/workflowSteps';
+import { stepTimingsOf } from './support/workflowSteps';
 
-const emptySamples = (): Samples => ({ reference: [], inProcess: [], cli: [] });
+interface AroundEachCall {
+  before?: () => Promise<void>;
+  after?: (side: Side) => Promise<void>;
+}
 
 // Sides interleave within each run so drift on the machine hits all of them alike.
-async function measure(label: string, runs: number, operations: Record<Side, Operation>, around: { before?: () => Promise<void>; after?: (side: Side) => Promise<void> } = {}): Promise<Samples> {
-  const samples = emptySamples();
+async function measure(label: string, runs: number, calls: Record<Side, TimedCall>, around: AroundEachCall = {}): Promise<Samples> {
+  const samples: Samples = { reference: [], inProcess: [], cli: [] };
   for (let run = 1; run <= runs; run += 1) {
     for (const side of SIDES) {
       const prepared = around.before ? await timed(around.before) : 0;
-      const ms = await timed(operations[side]);
+      const ms = await timed(calls[side]);
       samples[side].push(ms);
       await around.after?.(side);
       step(`bench: ${label} run ${run}/${runs} ${side}: ${ms.toFixed(0)} ms${prepared ? ` (after ${(prepared / 1000).toFixed(1)} s resetting the target)` : ''}`);
@@ -30,7 +35,7 @@ async function measure(label: string, runs: number, operations: Record<Side, Ope
   return samples;
 }
 
-async function bench(stack: BenchStack, runs: number, startedAt: number): Promise<BenchResults> {
+async function bench(stack: BenchStack, runs: Measured['runs'], loadAverageAtStart: number[]): Promise<Measured> {
   const { config, file: configFile } = writeBenchConfig(stack);
   const seeded = await seedSource(stack.source);
   step('bench: starting the in-process worker (bundling workflows)');
@@ -46,28 +51,17 @@ async function bench(stack: BenchStack, runs: number, startedAt: number): Promis
       expected: seeded.counts,
       workflowRuns: { backup: { inProcess: [], cli: [] }, restore: { inProcess: [], cli: [] } },
     };
-    const backup = await measure('backup', runs, backupOperations(ctx));
-    const restore = await measure('restore', runs, restoreOperations(ctx), {
+    const backup = await measure('backup', runs.backup, backupOperations(ctx));
+    const restore = await measure('restore', runs.restore, restoreOperations(ctx), {
       before: () => stack.target.reset(),
       after: (side) => checkTargetRestored(ctx, side),
     });
     step('bench: reading step timings from the workflow histories');
-    const steps = { backup: await stepTimingsOf(worker.client, ctx.workflowRuns.backup), restore: await stepTimingsOf(worker.client, ctx.workflowRuns.restore) };
-    return {
-      date: new Date().toISOString(),
-      runs,
-      host: hostInfo(),
-      rabbitmqVersion: seeded.rabbitmqVersion,
-      definitions: { bytes: seeded.exported.length, counts: seeded.counts, seedImportSeconds: Number((seeded.importMs / 1000).toFixed(1)) },
-      samplesMs: { backup, restore },
-      comparisons: [...compare('backup', backup, steps.backup), ...compare('restore', restore, steps.restore)],
-      medianStepsMs: {
-        backup: { inProcess: medianSteps(steps.backup.inProcess), cli: medianSteps(steps.backup.cli) },
-        restore: { inProcess: medianSteps(steps.restore.inProcess), cli: medianSteps(steps.restore.cli) },
-      },
-      goal: 'ours median - reference median < 2 s (workflow overhead over the bare management API calls)',
-      totalRuntimeSeconds: (performance.now() - startedAt) / 1000,
+    const steps = {
+      backup: await stepTimingsOf(worker.client, ctx.workflowRuns.backup),
+      restore: await stepTimingsOf(worker.client, ctx.workflowRuns.restore),
     };
+    return { runs, loadAverageAtStart, seeded, samples: { backup, restore }, steps, config };
   } finally {
     await worker.stop();
   }
@@ -75,19 +69,17 @@ async function bench(stack: BenchStack, runs: number, startedAt: number): Promis
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
-  const runs = runsFromEnv(5);
+  const loadAverageAtStart = loadAverage();
+  const runs = runsFromEnv({ backup: 5, restore: 3 });
   quietTemporalRuntime();
   const stack = await startBenchStack();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void stack.stop().then(() => process.exit(130)));
-  }
-  let results: BenchResults;
+  let measured: Measured;
   try {
-    results = await bench(stack, runs, startedAt);
+    measured = await bench(stack, runs, loadAverageAtStart);
   } finally {
     await stack.stop();
   }
-  results.totalRuntimeSeconds = Number(((performance.now() - startedAt) / 1000).toFixed(1));
+  const results = buildResults(measured, (performance.now() - startedAt) / 1000);
   const file = writeResults(results);
   process.stdout.write(`\n${formatTable(results)}\nresults: ${path.relative(process.cwd(), file)}\n`);
 }

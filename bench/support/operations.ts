@@ -11,7 +11,7 @@ import type { BenchStack } from './stack';
 
 export const SIDES = ['reference', 'inProcess', 'cli'] as const;
 export type Side = (typeof SIDES)[number];
-export type Operation = () => Promise<void>;
+export type TimedCall = () => Promise<void>;
 
 export interface BenchContext {
   stack: BenchStack;
@@ -52,7 +52,7 @@ async function executeInProcess<T>(ctx: BenchContext, workflowType: string, work
   return (await handle.result()) as T;
 }
 
-export function backupOperations(ctx: BenchContext): Record<Side, Operation> {
+export function backupOperations(ctx: BenchContext): Record<Side, TimedCall> {
   const { configFile, expected } = ctx;
   const ids = ctx.workflowRuns.backup;
   return {
@@ -76,7 +76,7 @@ function checkRestored(what: string, result: RestoreDefinitionsResult, expected:
   }
 }
 
-export function restoreOperations(ctx: BenchContext): Record<Side, Operation> {
+export function restoreOperations(ctx: BenchContext): Record<Side, TimedCall> {
   const { configFile, expected } = ctx;
   const ids = ctx.workflowRuns.restore;
   return {

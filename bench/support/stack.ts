@@ -30,14 +30,17 @@ async function isolatedNode(name: string, baseDir: string): Promise<IsolatedRabb
 export async function startBenchStack(): Promise<BenchStack> {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-bench-'));
   const stops: Array<() => Promise<void>> = [];
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    step('bench: tearing the stack down');
-    for (const s of stops.reverse()) await s().catch(() => undefined);
-    rmSync(runDir, { recursive: true, force: true });
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      step('bench: tearing the stack down');
+      for (const s of stops.reverse()) await s().catch(() => undefined);
+      rmSync(runDir, { recursive: true, force: true });
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    })());
+  // Ctrl-C mid-run still stops the detached RabbitMQ nodes.
+  const interrupted = () => void stop().then(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     const baseDir = path.join(runDir, 'rabbitmq');
     const source = await isolatedNode('rv-bench-source', baseDir);
