@@ -91,6 +91,27 @@ describe('message backup and restore', () => {
     assert.deepEqual(back.map((m) => m.properties.messageId), Array.from({ length: 3000 }, (_, i) => String(i)));
   });
 
+  test('copy gives a quorum queue its messages back in order, and reads a stream by offset', async () => {
+    await declareQueue(a, '/', 'quorum.copy', { 'x-queue-type': 'quorum' });
+    await declareQueue(a, '/', 'stream.copy', { 'x-queue-type': 'stream' });
+    await publishAll(ca, 'quorum.copy', numbered(3000, 100));
+    await publishAll(ca, 'stream.copy', numbered(500, 100));
+    await new Promise((r) => setTimeout(r, 6000)); // the stream's length comes from management stats
+    const backup = await run<BackupMessagesResult>('backupMessages', { cluster: 'a', queues: ['quorum.copy', 'stream.copy'] });
+    assert.deepEqual(
+      backup.queues.map((q) => [q.queue, q.captured, q.difference]),
+      [
+        ['quorum.copy', 3000, 0],
+        ['stream.copy', 500, 0],
+      ],
+    );
+    assert.deepEqual((await peekAll(ca, 'quorum.copy')).map((m) => m.properties.messageId), Array.from({ length: 3000 }, (_, i) => String(i)), 'same order after the copy');
+    await declareQueue(b, '/', 'from.stream');
+    const restored = await run<RestoreMessagesResult>('restoreMessages', { cluster: 'b', sourceCluster: 'a', from: backup.setId, queues: ['stream.copy'], toQueue: 'from.stream' });
+    assert.equal(restored.queues[0]!.depthAfter, 500);
+    assert.deepEqual((await peekAll(cb, 'from.stream')).map((m) => m.properties.messageId), Array.from({ length: 500 }, (_, i) => String(i)));
+  });
+
   test('a queue that does not exist is a clear, non-retryable error', async () => {
     const failure = await failureOf(run('backupMessages', { cluster: 'a', queues: ['no.such.queue'] }));
     assert.equal(failure.type, 'QueueNotFound');
