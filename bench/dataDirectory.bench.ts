@@ -20,6 +20,24 @@ import { startBenchStack } from './support/stack';
 const GiB = 1024 ** 3;
 const TARGET_BYTES = Number(process.env.BENCH_DATA_BYTES ?? 1.05 * GiB);
 
+// Seconds each activity took (scheduled → closed), summed per activity type, from the workflow history.
+function stepSeconds(events: Array<{ eventId?: unknown; eventTime?: unknown; activityTaskScheduledEventAttributes?: unknown; activityTaskCompletedEventAttributes?: unknown }>): Record<string, number> {
+  const seconds = (t: unknown) => {
+    const ts = t as { seconds?: unknown; nanos?: number } | null | undefined;
+    return Number(ts?.seconds ?? 0) + (ts?.nanos ?? 0) / 1e9;
+  };
+  const scheduled = new Map<string, { name: string; at: number }>();
+  const out: Record<string, number> = {};
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined;
+    if (s?.activityType?.name) scheduled.set(String(e.eventId), { name: s.activityType.name, at: seconds(e.eventTime) });
+    const c = e.activityTaskCompletedEventAttributes as { scheduledEventId?: unknown } | undefined;
+    const start = c ? scheduled.get(String(c.scheduledEventId)) : undefined;
+    if (start) out[start.name] = (out[start.name] ?? 0) + seconds(e.eventTime) - start.at;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   quietTemporalRuntime();
   const stack = await startBenchStack();
@@ -50,9 +68,11 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     const ours = async (input: Record<string, unknown>) => {
       const t = Date.now();
-      const r = (await client.workflow.execute('backupDataDirectory', { taskQueue: 'bench-data', workflowId: `bench-${Date.now()}`, args: [{ cluster: 'bench', ...input }] })) as BackupDataDirectoryResult;
+      const handle = await client.workflow.start('backupDataDirectory', { taskQueue: 'bench-data', workflowId: `bench-${Date.now()}`, args: [{ cluster: 'bench', ...input }] });
+      const r = (await handle.result()) as BackupDataDirectoryResult;
+      const steps = stepSeconds((await handle.fetchHistory()).events ?? []);
       const record = (await readManifest(new LocalDirectoryStorage(backups), `bench/data-directory/${r.setId}`)).details as { nodes: NodeBackupRecord[] };
-      return { result: r, totalSeconds: (Date.now() - t) / 1000, record: record.nodes[0]! };
+      return { result: r, totalSeconds: (Date.now() - t) / 1000, record: record.nodes[0]!, steps };
     };
     try {
       step('bench: floors (app stopped; tar | compressor > /dev/null)');
@@ -79,9 +99,11 @@ async function main(): Promise<void> {
         floorSeconds: floors,
         compressedBytes: { zstd1: zstdBytes, guideGzip: guide.bytes, ours: archive.result.nodes[0]!.bytes },
         guide,
-        ours: { stopWindowSeconds: stopWindow, totalSeconds: archive.totalSeconds },
+        ours: { stopWindowSeconds: stopWindow, totalSeconds: archive.totalSeconds, stepSeconds: archive.steps },
         ratios: {
           stopWindowOverFloor: stopWindow / floors.zstd1,
+          // The copy alone (tar | zstd | write + fsync) against the floor, without RabbitMQ's own stop_app/start_app.
+          copyOverFloor: (archive.steps.streamDataDirectory ?? 0) / floors.zstd1,
           guideTotalOverOursTotal: guide.totalSeconds / archive.totalSeconds,
           guideStopOverOursStop: guide.stopWindowSeconds / stopWindow,
         },

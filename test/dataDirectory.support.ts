@@ -99,7 +99,7 @@ export async function recordDataDirectoryHistories(dir: string, node: IsolatedRa
   ];
   try {
     for (const [type, name, input] of runs) {
-      const handle = await h.client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `recorded-${name}-${Date.now()}`, args: [input] });
+      const handle = await h.client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
       await handle.result();
       writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
     }

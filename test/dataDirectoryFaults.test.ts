@@ -99,7 +99,7 @@ describe('data-directory faults', () => {
 
   test('cancelled while the app is stopped, and the downtime limit: the node is restarted either way', async () => {
     const config = dataConfig([a]);
-    const { activityOverrides } = faultyStorage(config, { delayMsPerChunk: 300 });
+    const { activityOverrides } = faultyStorage(config, { delayMsPerChunk: 1500 });
     const h = await startDataHarness(config, { activityOverrides });
     try {
       const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('cancel'), args: [{ cluster: 'c', ...quick }] });
@@ -113,10 +113,14 @@ describe('data-directory faults', () => {
       assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp') > events.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED'));
 
       const limited = await failureOf(
-        h.client.workflow.execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('limit'), args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 2 }] }),
+        h.client.workflow
+          .execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('limit'), args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 1 }] })
+          .then((r: unknown) => {
+            throw new Error(`completed within the downtime limit: ${JSON.stringify(r)}`);
+          }),
       );
       assert.equal(limited.type, 'DowntimeLimitReached');
-      assert.match(limited.message, /downtime limit of 2 s reached/);
+      assert.match(limited.message, /downtime limit of 1 s reached/);
       assert.ok(await appRunning(a), 'RabbitMQ was restarted at the downtime limit');
     } finally {
       await h.stop();

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { clusterEntry, startHarness, testConfig } from './harness';
 import { declareQueue } from './rabbitHttp';
 import { testNode } from './stack';
+import { recordDataDirectoryHistories } from '../dataDirectory.support';
 
 test('record workflow histories', async () => {
   const a = testNode(0);
@@ -38,3 +39,6 @@ test('record workflow histories', async () => {
     await h.stop();
   }
 });
+
+// Data-directory workflows need node access and a node worker: recorded by their own helper.
+test('record data-directory workflow histories', () => recordDataDirectoryHistories(path.join(__dirname, '..', 'histories'), testNode(0)));
