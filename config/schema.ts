@@ -71,6 +71,7 @@ const ClusterConfig = z
         username: z.string().min(1),
         password: SecretRef,
         timeoutSeconds: z.number().positive().default(30),
+        importTimeoutSeconds: z.number().positive().default(300),
       })
       .strict(),
     amqp: z

@@ -1,7 +1,6 @@
 // The operator CLI. Every backup and restore runs as a Temporal workflow; this
 // starts them, follows them (--wait) and reads the backup catalog.
 import { ConfigError, loadConfig } from '../config/load';
-import { nodeQueuesFrom, runWorker } from '../workers/main';
 import { UsageError } from './cli/args';
 import { backupsCommand } from './cli/commands/backups';
 import { configCheckCommand } from './cli/commands/config';
@@ -55,6 +54,9 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
     if (command === 'config') return configCheckCommand({ out, err }, rest);
     if (command === 'worker') {
       // --node-queue Q (repeatable): also serve a node's task queue (data-directory steps of a node on this host).
+      // Loaded only for `worker`: it pulls in the worker SDK and every activity.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { nodeQueuesFrom, runWorker } = require('../workers/main') as typeof import('../workers/main');
       await runWorker(configFlag(rest), nodeQueuesFrom(rest.flatMap((a, i) => (a === '--node-queue' && rest[i + 1] ? [rest[i + 1]!] : a.startsWith('--node-queue=') ? [a.slice(13)] : []))));
       return 0;
     }

@@ -30,8 +30,11 @@ export class ManagementApi {
     return Buffer.from(await res.arrayBuffer());
   }
 
+  // RabbitMQ imports synchronously: 10,000 queues take 15-40 s on a small node,
+  // so the import has its own, longer timeout. A resend after a timeout is safe
+  // (the import is idempotent) and the restore re-verifies the target after it.
   async importDefinitions(body: Buffer): Promise<void> {
-    await this.request('POST', '/api/definitions', body);
+    await this.request('POST', '/api/definitions', body, this.cluster.management.importTimeoutSeconds);
   }
 
   async overview(): Promise<{ rabbitmq_version?: string; cluster_name?: string }> {
@@ -45,7 +48,7 @@ export class ManagementApi {
     return (await res.json()) as T;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<Response> {
+  private async request(method: 'GET' | 'POST', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
     const target = `${this.baseUrl}${path}`;
     let res: Response;
     try {
@@ -53,11 +56,14 @@ export class ManagementApi {
         method,
         headers: { authorization: this.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
         body,
-        signal: AbortSignal.timeout(this.cluster.management.timeoutSeconds * 1000),
+        signal: AbortSignal.timeout(timeoutSeconds * 1000),
       });
     } catch (error) {
+      const timedOut = (error as { name?: string }).name === 'TimeoutError';
       throw ApplicationFailure.create({
-        message: `management API unreachable at ${this.baseUrl}: ${describeNetworkError(error)}`,
+        message: timedOut
+          ? `management API at ${this.baseUrl} did not answer ${method} ${path} within ${timeoutSeconds} s`
+          : `management API unreachable at ${this.baseUrl}: ${describeNetworkError(error)}`,
         type: FailureType.ManagementApiUnreachable,
       });
     }
@@ -84,6 +90,5 @@ export class ManagementApi {
 
 function describeNetworkError(error: unknown): string {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError') return 'timed out';
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(error);
 }

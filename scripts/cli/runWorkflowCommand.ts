@@ -29,7 +29,7 @@ export async function runWorkflowCommand<T>(
       return 0;
     }
     try {
-      const result = await follow<T>(handle, mode.json ? () => undefined : ctx.out);
+      const result = await follow<T>(handle, mode.json ? undefined : ctx.out);
       if (mode.json) ctx.out(JSON.stringify({ ...started, status: 'completed', result }, null, 2));
       else summarize(result).forEach((line) => ctx.out(line));
       return 0;

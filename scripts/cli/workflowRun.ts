@@ -47,16 +47,22 @@ export async function startWorkflow(client: Client, config: RabbitvaultConfig, r
 }
 
 // Prints each new step as the workflow reports it, then returns its result.
-export async function follow<T>(handle: WorkflowHandle, print: (line: string) => void): Promise<T> {
+// Without a printer (--json) it only waits; the poll's sleep ends with the result.
+export async function follow<T>(handle: WorkflowHandle, print?: (line: string) => void): Promise<T> {
+  if (!print) return (await handle.result()) as T;
   let last = '';
   let done = false;
+  let wake = () => undefined as void;
   const poll = async () => {
     while (!done) {
       const p = await handle.query(progressQuery).catch(() => undefined as Progress | undefined);
       const line = p ? `${p.step}${p.detail ? `: ${p.detail}` : ''}` : '';
-      if (p && line !== last && p.step !== 'done') print(`  ... ${line}`);
+      if (p && line !== last && p.step !== 'done' && !done) print(`  ... ${line}`);
       if (p) last = line;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 300);
+      });
     }
   };
   const polling = poll();
@@ -64,6 +70,7 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
     return (await handle.result()) as T;
   } finally {
     done = true;
+    wake();
     await polling;
   }
 }
