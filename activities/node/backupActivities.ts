@@ -69,7 +69,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     // Idempotent: retried by the workflow until the node runs and accepts connections.
     async startNodeApp(input: NodeRef): Promise<void> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
-      if (!(await node.appRunning())) await node.startApp();
+      await node.startApp();
       await node.acceptsConnections();
     },
 

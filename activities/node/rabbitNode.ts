@@ -112,12 +112,14 @@ export class RabbitNode {
     return this.ctl(['stop_app'], 300_000);
   }
 
+  // start_app is a no-op on a running app, so this is idempotent; each CLI call costs a second or more of the stop window.
   async startApp(): Promise<void> {
-    if (!(await this.vmRunning())) {
+    try {
+      await this.ctl(['start_app'], 300_000);
+    } catch (error) {
+      if (await this.vmRunning()) throw error;
       // The VM itself is down (crash, host reboot): start it with the node's own environment.
       await this.wrap('rabbitmq-server -detached', this.host.run([this.host.rabbitmqServer, '-detached']));
-    } else {
-      await this.ctl(['start_app'], 300_000);
     }
     await this.ctl(['await_startup', '--timeout', '120'], 150_000);
   }
