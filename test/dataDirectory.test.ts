@@ -11,7 +11,9 @@ import type { BackupDataDirectoryResult, NodeBackupRecord } from '../workflows/b
 import type { RestoreDataDirectoryResult } from '../workflows/restoreDataDirectory';
 import { appRunning, dataConfig, fillQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
 import { failureOf, workflowId, type Harness } from './support/harness';
-import { testNode } from './support/stack';
+import { runCli } from './support/cli';
+import { scratchDir, testNode } from './support/stack';
+import { writeConfigFile } from './support/workerProcess';
 
 const a = testNode(0);
 const b = testNode(1);
@@ -120,5 +122,21 @@ describe('data-directory backup and restore', () => {
     } finally {
       await pair.stop();
     }
+  });
+  test('CLI: backup data --wait prints the stop window; restore data refuses a method the set was not taken with', async () => {
+    const dir = scratchDir('cli-data');
+    const file = writeConfigFile(h.config, path.join(dir, 'rabbitvault.yaml'));
+    const backup = await runCli(['backup', 'data', '--cluster', 'c', '--wait', '--config', file], dir);
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.match(backup.stdout, /started backupDataDirectory: workflow id backup-data-c-/);
+    assert.match(backup.stdout, /\.\.\. copying data directory: .*tar \| zstd \| upload \(archive\)/);
+    assert.match(backup.stdout, new RegExp(`${a.nodeName}: ${a.nodeName}\\.tar\\.zst, \\d+ bytes of data directory, \\d+ bytes stored; stopped \\d+\\.\\d s`));
+    const refused = await runCli(['restore', 'data', '--cluster', 'c', '--from', 'latest', '--method', 'restic', '--wait', '--config', file], dir);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /FAILED: invalid restoreDataDirectory input: method: set \S+ was taken with method archive, not restic/);
+    const usage = await runCli(['backup', 'data', '--cluster', 'c', '--method', 'tape', '--config', file], dir);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--method/);
+    assert.ok(await appRunning(a));
   });
 });
