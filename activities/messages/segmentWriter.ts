@@ -11,6 +11,8 @@ export interface StoredSegment {
   bodyBytes: number;
 }
 
+const BATCH_BYTES = 256 * 1024;
+
 export function segmentName(queueIndex: number, segmentIndex: number): string {
   return `q${String(queueIndex).padStart(4, '0')}-${String(segmentIndex).padStart(6, '0')}.rvseg.gz`;
 }
@@ -25,10 +27,12 @@ export class OpenSegment {
   private readonly gzip: Gzip;
   private readonly stored: Promise<Artifact>;
   private failure: Error | undefined;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
 
   constructor(backend: StorageBackend, prefix: string, queueIndex: number, segmentIndex: number) {
     this.name = segmentName(queueIndex, segmentIndex);
-    this.gzip = createGzip({ level: 1 });
+    this.gzip = createGzip({ level: 1, chunkSize: 64 * 1024 });
     this.stored = storeArtifact(backend, prefix, this.name, this.gzip, SEGMENT_CONTENT_TYPE);
     this.stored.catch((error: Error) => (this.failure = error));
     this.gzip.write(SEGMENT_MAGIC);
@@ -38,12 +42,21 @@ export class OpenSegment {
   append(record: MessageRecord): boolean {
     if (this.failure) throw this.failure;
     const head = encodeRecordHeader(record);
-    this.gzip.write(head);
-    const accepted = this.gzip.write(record.body);
+    this.batch.push(head, record.body);
+    this.batchBytes += head.length + record.body.length;
     this.messages += 1;
     this.bodyBytes += record.body.length;
     this.rawBytes += head.length + record.body.length;
-    return accepted;
+    return this.batchBytes >= BATCH_BYTES ? this.flush() : true;
+  }
+
+  // zlib works chunk by chunk on the thread pool: small records go in batches.
+  private flush(): boolean {
+    if (!this.batch.length) return true;
+    const chunk = Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    return this.gzip.write(chunk);
   }
 
   async drained(): Promise<void> {
@@ -53,6 +66,7 @@ export class OpenSegment {
 
   // Resolves once the storage put has completed: the segment is durable.
   async close(): Promise<StoredSegment> {
+    this.flush();
     this.gzip.end();
     const artifact = await this.stored;
     return { artifact, messages: this.messages, bodyBytes: this.bodyBytes };
