@@ -5,24 +5,27 @@ import { Component, setPrefix } from '../../common/names';
 import type { StorageBackend } from '../storage/backend';
 import { readSmallObject } from './artifacts';
 
-export interface CatalogEntry {
+// Where a set lives and what its keys say, without reading its manifest.
+export interface SetLocation {
   cluster: string;
   component: string;
   setId: string;
   prefix: string;
+  // A manifest.json exists (listSets also checks that it parses).
   complete: boolean;
   bytes: number;
+}
+
+export interface CatalogEntry extends SetLocation {
   manifest?: Manifest;
   problem?: string;
 }
 
-// Every set under <cluster>/<component>/<setId>/, newest first. A set whose
-// manifest is missing or unreadable is listed as incomplete, never restorable.
-export async function listSets(backend: StorageBackend, filter: { cluster?: string; component?: Component } = {}): Promise<CatalogEntry[]> {
+// Sets by their keys alone, newest first: one listing, no read per set.
+export async function listSetLocations(backend: StorageBackend, filter: { cluster?: string; component?: Component } = {}): Promise<SetLocation[]> {
   const prefix = filter.cluster ? (filter.component ? `${filter.cluster}/${filter.component}/` : `${filter.cluster}/`) : '';
-  const objects = await backend.list(prefix);
-  const sets = new Map<string, CatalogEntry>();
-  for (const object of objects) {
+  const sets = new Map<string, SetLocation>();
+  for (const object of await backend.list(prefix)) {
     const parts = object.key.split('/');
     if (parts.length < 4) continue;
     const [cluster, component, setId] = parts as [string, string, string];
@@ -35,7 +38,13 @@ export async function listSets(backend: StorageBackend, filter: { cluster?: stri
     if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
     sets.set(key, entry);
   }
-  const entries = [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
+  return [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
+}
+
+// Every set under <cluster>/<component>/<setId>/, newest first. A set whose
+// manifest is missing or unreadable is listed as incomplete, never restorable.
+export async function listSets(backend: StorageBackend, filter: { cluster?: string; component?: Component } = {}): Promise<CatalogEntry[]> {
+  const entries: CatalogEntry[] = await listSetLocations(backend, filter);
   for (const entry of entries.filter((e) => e.complete)) {
     try {
       entry.manifest = await readManifest(backend, entry.prefix);

@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../../common/manifest';
 import { Component } from '../../common/names';
-import { readManifest } from '../backupSets/catalog';
+import { listSetLocations, readManifest, type SetLocation } from '../backupSets/catalog';
 import type { StorageBackend } from '../storage/backend';
 import type { ActivityDeps } from '../deps';
 import { temporalClient } from '../schedules/temporalClient';
@@ -27,7 +27,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // Decisions for every set of one storage target, by each component's policy.
     async planPrune(input: { storage: string; clusters?: string[]; components?: string[]; inUse: RestoreInUse[]; now: string }): Promise<PrunePlan> {
       const { name, backend } = deps.openStorage(input.storage);
-      const sets = (await shallowCatalog(backend)).filter(
+      const sets = (await listSetLocations(backend)).filter(
         (s) => (!input.clusters || input.clusters.includes(s.cluster)) && (!input.components || input.components.includes(s.component)),
       );
       const groups = new Map<string, typeof sets>();
@@ -82,35 +82,9 @@ export function createRetentionActivities(deps: ActivityDeps) {
   };
 }
 
-interface ShallowSet {
-  cluster: string;
-  component: string;
-  setId: string;
-  prefix: string;
-  complete: boolean;
-  bytes: number;
-}
-
-// Sets by their keys alone (a manifest present = complete): reading every
-// manifest would make retention cost a read per set.
-async function shallowCatalog(backend: StorageBackend): Promise<ShallowSet[]> {
-  const sets = new Map<string, ShallowSet>();
-  for (const object of await backend.list('')) {
-    const parts = object.key.split('/');
-    if (parts.length < 4 || !Component.safeParse(parts[1]).success) continue;
-    const [cluster, component, setId] = parts as [string, string, string];
-    const prefix = `${cluster}/${component}/${setId}`;
-    const entry = sets.get(prefix) ?? { cluster, component, setId, prefix, complete: false, bytes: 0 };
-    entry.bytes += object.size;
-    if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
-    sets.set(prefix, entry);
-  }
-  return [...sets.values()];
-}
-
 // The set kept as "newest complete" must really be restorable: newest first,
 // a set whose manifest does not parse counts as incomplete.
-async function confirmNewestComplete(backend: StorageBackend, group: ShallowSet[]): Promise<void> {
+async function confirmNewestComplete(backend: StorageBackend, group: SetLocation[]): Promise<void> {
   const complete = group.filter((s) => s.complete).sort((a, b) => (a.setId < b.setId ? 1 : -1));
   for (const s of complete) {
     try {

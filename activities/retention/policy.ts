@@ -1,13 +1,7 @@
 import type { RetentionPolicy } from '../../config/automationSchema';
+import type { SetLocation } from '../backupSets/catalog';
 
-export interface RetentionCandidate {
-  cluster: string;
-  component: string;
-  setId: string;
-  prefix: string;
-  complete: boolean;
-  bytes: number;
-}
+export type RetentionCandidate = SetLocation;
 
 export interface RetentionDecision extends RetentionCandidate {
   action: 'keep' | 'delete';
