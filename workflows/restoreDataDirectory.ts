@@ -5,7 +5,7 @@ import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
 import type { NodeBackupRecord } from './backupDataDirectory';
 import { nodeActivities, type SagaTiming, type StopWindow } from './dataDirectorySaga';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoreDataDirectoryResult {
   cluster: string;
@@ -27,16 +27,7 @@ export async function restoreDataDirectory(rawInput: RestoreDataDirectoryInput):
   const sourceCluster = input.sourceCluster ?? cluster;
 
   progress('verifying checksums', `${sourceCluster} data-directory ${input.from}`);
-  const { set, report } = await act.verifyBackupSet({ cluster: sourceCluster, component: 'data-directory', set: input.from, storage }).catch((error: unknown) => {
-    throw explainFailure('verifying the backup set', error, 'nothing was changed');
-  });
-  if (!report.ok) {
-    throw ApplicationFailure.create({
-      message: `backup set ${report.setId} failed verification, nothing was changed: ${report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}`,
-      type: FailureType.ManifestChecksumMismatch,
-      nonRetryable: true,
-    });
-  }
+  const set = await verifiedSetOrRefuse(act, { cluster: sourceCluster, component: 'data-directory', set: input.from, storage }, 'nothing was changed');
   const details = set.manifest.details as { method: 'archive' | 'restic'; nodes: NodeBackupRecord[] };
   if (input.method && input.method !== details.method) {
     throw ApplicationFailure.create({

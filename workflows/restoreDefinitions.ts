@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { RestorePlan } from '../activities/definitions/plan';
 import { FailureType } from '../common/failures';
 import { RestoreDefinitionsInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoreDefinitionsResult {
   cluster: string;
@@ -24,19 +24,7 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
   const act = activitiesWithRetry(input.retry);
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
-  const { set, report } = await act
-    .verifyBackupSet({ storage: input.storage, cluster: sourceCluster, component: 'definitions', set: input.from })
-    .catch((error: unknown) => {
-      throw explainFailure('verifying the backup set', error, 'the target was not touched');
-    });
-  if (!report.ok) {
-    throw ApplicationFailure.create({
-      message: `backup set ${report.setId} failed verification (${report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}); the target was not touched`,
-      type: FailureType.ManifestChecksumMismatch,
-      nonRetryable: true,
-      details: [report],
-    });
-  }
+  const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'definitions', set: input.from });
   const artifact = set.manifest.artifacts.find((a) => a.name === 'definitions.json') ?? set.manifest.artifacts[0]!;
   const source = { storage: set.storage, prefix: set.prefix, artifact };
   const base = { cluster: input.cluster, sourceCluster, setId: set.manifest.setId, location: set.location, dryRun: input.dryRun };

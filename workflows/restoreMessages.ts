@@ -3,7 +3,7 @@ import type { QueueRestore } from '../activities/messages/restoreActivities';
 import { FailureType } from '../common/failures';
 import { RestoreMessagesInput } from '../common/messageInputs';
 import { heartbeatingActivities } from './backupMessages';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoreMessagesResult {
   cluster: string;
@@ -24,19 +24,7 @@ export async function restoreMessages(rawInput: RestoreMessagesInput): Promise<R
   const publisher = heartbeatingActivities(input.retry, input.heartbeatTimeoutSeconds);
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
-  const { set, report } = await act
-    .verifyBackupSet({ storage: input.storage, cluster: sourceCluster, component: 'messages', set: input.from })
-    .catch((error: unknown) => {
-      throw explainFailure('verifying the backup set', error, 'the target was not touched');
-    });
-  if (!report.ok) {
-    throw ApplicationFailure.create({
-      message: `backup set ${report.setId} failed verification (${report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}); the target was not touched`,
-      type: FailureType.ManifestChecksumMismatch,
-      nonRetryable: true,
-      details: [report],
-    });
-  }
+  const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'messages', set: input.from });
   const indexArtifact = set.manifest.artifacts.find((a) => a.name === 'queues.json');
   if (!indexArtifact) throw ApplicationFailure.create({ message: `set ${set.manifest.setId} has no queues.json: not a message backup`, type: FailureType.ManifestInvalid, nonRetryable: true });
   const all = await act.readQueueIndex({ storage: set.storage, prefix: set.prefix, sha256: indexArtifact.sha256 }).catch((error: unknown) => {

@@ -1,6 +1,8 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { Activities } from '../activities';
+import type { ResolvedSet } from '../activities/backupSets/activities';
+import type { Component } from '../common/names';
 import { FailureType, nonRetryableFailureTypes } from '../common/failures';
 import { progressQuery, type Progress } from '../common/progress';
 import { describeIssues, type RetryInput } from '../common/workflowInputs';
@@ -55,4 +57,25 @@ export function explainFailure(step: string, error: unknown, context = ''): Appl
     nonRetryable: true,
     details: cause instanceof ApplicationFailure ? (cause.details as unknown[] | undefined) : undefined,
   });
+}
+
+// The first step of every restore: resolve the set and re-hash every artifact.
+// Any mismatch stops the restore here, before it touches anything.
+export async function verifiedSetOrRefuse(
+  act: ReturnType<typeof activitiesWithRetry>,
+  request: { storage?: string; cluster: string; component: Component; set: string },
+  untouched = 'the target was not touched',
+): Promise<ResolvedSet> {
+  const { set, report } = await act.verifyBackupSet(request).catch((error: unknown) => {
+    throw explainFailure('verifying the backup set', error, untouched);
+  });
+  if (!report.ok) {
+    throw ApplicationFailure.create({
+      message: `backup set ${report.setId} failed verification (${report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}); ${untouched}`,
+      type: FailureType.ManifestChecksumMismatch,
+      nonRetryable: true,
+      details: [report],
+    });
+  }
+  return set;
 }
