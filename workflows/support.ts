@@ -4,7 +4,7 @@ import type { Activities } from '../activities';
 import type { ResolvedSet } from '../activities/backupSets/activities';
 import type { Component } from '../common/names';
 import { FailureType, nonRetryableFailureTypes } from '../common/failures';
-import { progressQuery, type Progress } from '../common/progress';
+import { PROGRESS_LOG_SIZE, progressLine, progressQuery, type Progress } from '../common/progress';
 import { describeIssues, type RetryInput } from '../common/workflowInputs';
 
 // Invalid input fails the workflow at once, naming every bad field; a plain
@@ -36,12 +36,13 @@ export function activitiesWithRetry(retry: RetryInput) {
 
 // Steps an operator can follow live (`--wait`, Web UI queries).
 export function trackProgress(): (step: string, detail?: string) => void {
-  const current: Progress = { step: 'starting', stepsDone: 0 };
+  const current: Progress = { step: 'starting', stepsDone: 0, log: [] };
   setHandler(progressQuery, () => current);
   return (step, detail) => {
     current.stepsDone += 1;
     current.step = step;
     current.detail = detail;
+    current.log = [...(current.log ?? []), progressLine(step, detail)].slice(-PROGRESS_LOG_SIZE);
   };
 }
 

@@ -2,7 +2,7 @@ import { Client, WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWi
 import type { RabbitvaultConfig } from '../../config/schema';
 import { ClusterAttribute, ComponentAttribute } from '../../common/searchAttributes';
 import { connectClient } from '../../workers/temporalConnection';
-import { progressQuery, type Progress } from '../../common/progress';
+import { progressLine, progressQuery, type Progress } from '../../common/progress';
 
 export interface StartRequest {
   workflowType: string;
@@ -50,15 +50,22 @@ export async function startWorkflow(client: Client, config: RabbitvaultConfig, r
 // Without a printer (--json) it only waits; the poll's sleep ends with the result.
 export async function follow<T>(handle: WorkflowHandle, print?: (line: string) => void): Promise<T> {
   if (!print) return (await handle.result()) as T;
-  let last = '';
+  let printed = 0;
   let done = false;
   let wake = () => undefined as void;
+  // Prints the steps since the last poll from the workflow's step log; a final
+  // poll after the result catches steps that finished between two polls.
+  const printNew = (p: Progress | undefined) => {
+    if (!p) return;
+    const log = p.log ?? [progressLine(p.step, p.detail)];
+    const fresh = log.slice(Math.max(0, log.length - (p.stepsDone - printed)));
+    for (const line of fresh) if (line !== 'done' && !line.startsWith('done: ')) print(`  ... ${line}`);
+    printed = p.stepsDone;
+  };
   const poll = async () => {
     while (!done) {
       const p = await handle.query(progressQuery).catch(() => undefined as Progress | undefined);
-      const line = p ? `${p.step}${p.detail ? `: ${p.detail}` : ''}` : '';
-      if (p && line !== last && p.step !== 'done' && !done) print(`  ... ${line}`);
-      if (p) last = line;
+      if (!done) printNew(p);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 300);
@@ -67,7 +74,10 @@ export async function follow<T>(handle: WorkflowHandle, print?: (line: string) =
   };
   const polling = poll();
   try {
-    return (await handle.result()) as T;
+    const result = (await handle.result()) as T;
+    done = true;
+    printNew(await handle.query(progressQuery).catch(() => undefined));
+    return result;
   } finally {
     done = true;
     wake();
