@@ -1,7 +1,5 @@
-import { proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { uuid4, workflowInfo } from '@temporalio/workflow';
 import type { QueueBackup } from '../activities/messages/backupActivities';
-import { nonRetryableFailureTypes } from '../common/failures';
 import { BackupMessagesInput } from '../common/messageInputs';
 import type { RetryInput } from '../common/workflowInputs';
 import { newSetId } from '../common/names';
@@ -128,15 +126,5 @@ function reconcile(b: QueueBackup): QueueReconciliation {
 
 // Long per-queue steps heartbeat their checkpoint; a silent one is retried from it.
 export function heartbeatingActivities(retry: RetryInput, heartbeatTimeoutSeconds: number) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: retry.attemptTimeoutSeconds * 1000,
-    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
-    retry: {
-      initialInterval: retry.initialIntervalSeconds * 1000,
-      maximumInterval: retry.maximumIntervalSeconds * 1000,
-      backoffCoefficient: 2,
-      maximumAttempts: retry.maximumAttempts,
-      nonRetryableErrorTypes: nonRetryableFailureTypes,
-    },
-  });
+  return activitiesWithRetry(retry, heartbeatTimeoutSeconds);
 }

@@ -21,9 +21,12 @@ export function parseWorkflowInput<S extends z.ZodType>(schema: S, raw: unknown,
   return parsed.data;
 }
 
-export function activitiesWithRetry(retry: RetryInput) {
+// heartbeatTimeoutSeconds: for long steps that heartbeat their checkpoint; a
+// silent one is then retried from it instead of waiting out the attempt timeout.
+export function activitiesWithRetry(retry: RetryInput, heartbeatTimeoutSeconds?: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: retry.attemptTimeoutSeconds * 1000,
+    ...(heartbeatTimeoutSeconds ? { heartbeatTimeout: heartbeatTimeoutSeconds * 1000 } : {}),
     retry: {
       initialInterval: retry.initialIntervalSeconds * 1000,
       maximumInterval: retry.maximumIntervalSeconds * 1000,
