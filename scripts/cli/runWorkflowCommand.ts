@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import type { CliContext } from './context';
 import { failureMessage, follow, openClient, startWorkflow, webUiLink, type StartRequest } from './workflowRun';
 
@@ -13,6 +14,9 @@ export async function runWorkflowCommand<T>(
   request: StartRequest,
   mode: OutputMode,
   summarize: (result: T) => string[],
+  // Extra live output beside the steps (e.g. bytes copied), shown with --wait
+  // unless --json; returns its stop function.
+  watch?: (handle: WorkflowHandle, print: (line: string) => void) => () => void,
 ): Promise<number> {
   const client = await openClient(ctx.config);
   try {
@@ -28,12 +32,15 @@ export async function runWorkflowCommand<T>(
       if (mode.json) ctx.out(JSON.stringify({ ...started, status: 'started' }, null, 2));
       return 0;
     }
+    const stopWatching = watch && !mode.json ? watch(handle, ctx.out) : () => undefined;
     try {
       const result = await follow<T>(handle, mode.json ? undefined : ctx.out);
+      stopWatching();
       if (mode.json) ctx.out(JSON.stringify({ ...started, status: 'completed', result }, null, 2));
       else summarize(result).forEach((line) => ctx.out(line));
       return 0;
     } catch (error) {
+      stopWatching();
       const message = failureMessage(error);
       if (mode.json) ctx.out(JSON.stringify({ ...started, status: 'failed', error: message }, null, 2));
       else ctx.err(`FAILED: ${message}`);
