@@ -1,21 +1,28 @@
-# The rabbitvault Temporal worker. TypeScript runs through tsx (a runtime
-# dependency), so there is no build step and the image holds the sources.
-FROM node:20-bookworm-slim
-
-ENV NODE_ENV=production
+# The rabbitvault Temporal worker, as it runs in production: TypeScript compiled
+# to dist/ and the workflow code bundled once, at image build time
+# (scripts/setup/build-worker.mjs); the runtime image holds no sources and no tsx loader.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
-
-# Dependencies first: this layer is rebuilt only when the lockfile changes.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
-COPY tsconfig.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
 COPY config ./config
 COPY activities ./activities
 COPY workflows ./workflows
 COPY workers ./workers
-COPY scripts ./scripts
+COPY scripts/setup ./scripts/setup
+RUN node scripts/setup/build-worker.mjs
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+
+# restic and zstd for data-directory backups run on a node's host; the image is the worker for definitions and messages.
+# Dependencies first: this layer is rebuilt only when the lockfile changes.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
 
 # The local storage target; created here so a fresh named volume mounted on it
 # takes this ownership and the non-root user can write backups.
@@ -23,4 +30,4 @@ RUN mkdir -p /var/lib/rabbitvault/backups && chown -R node:node /var/lib/rabbitv
 
 USER node
 
-CMD ["node", "--import", "tsx", "workers/main.ts"]
+CMD ["node", "dist/workers/main.js"]

@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'backups/**', '.rabbitvault/**', 'eslint.config.mjs', 'scripts/setup/*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', 'backups/**', '.rabbitvault/**', 'eslint.config.mjs', 'scripts/setup/*.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,3 +1,4 @@
+import { toolVersion } from './toolVersion';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../common/failures';
 import type { RabbitvaultConfig } from '../config/schema';
@@ -17,8 +18,7 @@ export function defaultDeps(config: RabbitvaultConfig): ActivityDeps {
     config,
     openStorage: storageOpener(config),
     managementApi: (cluster) => new ManagementApi(cluster, clusterConfig(config, cluster)),
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    toolVersion: (require('../package.json') as { version: string }).version,
+    toolVersion: toolVersion(),
   };
 }
 

@@ -1,5 +1,6 @@
 // The operator CLI. Every backup and restore runs as a Temporal workflow; this
 // starts them, follows them (--wait) and reads the backup catalog.
+import { runCompiledWorker } from './cli/compiledWorker';
 import { ConfigError, loadConfig } from '../config/load';
 import { UsageError } from './cli/args';
 import { backupsCommand } from './cli/commands/backups';
@@ -52,14 +53,8 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
   }
   try {
     if (command === 'config') return configCheckCommand({ out, err }, rest);
-    if (command === 'worker') {
-      // --node-queue Q (repeatable): also serve a node's task queue (data-directory steps of a node on this host).
-      // Loaded only for `worker`: it pulls in the worker SDK and every activity.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { nodeQueuesFrom, runWorker } = require('../workers/main') as typeof import('../workers/main');
-      await runWorker(configFlag(rest), nodeQueuesFrom(rest.flatMap((a, i) => (a === '--node-queue' && rest[i + 1] ? [rest[i + 1]!] : a.startsWith('--node-queue=') ? [a.slice(13)] : []))));
-      return 0;
-    }
+    // --node-queue Q (repeatable): also serve a node's task queue (data-directory steps of a node on this host).
+    if (command === 'worker') return await runCompiledWorker(rest);
     const { config, source } = loadConfig(configFlag(rest));
     const ctx: CliContext = { config, configSource: source, out, err };
     if (command === 'backup') return await dispatchKind('backup', backupKinds, ctx, rest);

@@ -39,6 +39,8 @@ async function main(): Promise<number> {
     const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
     if ((await runStep('lint (eslint)', bin('eslint'), ['.'])) !== 0) return 1;
     if ((await runStep('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', '.'])) !== 0) return 1;
+    // Tests that kill and restart a worker process run the production build (dist/).
+    if ((await runStep('production worker build (dist/, reused when fresh)', process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')])) !== 0) return 1;
   }
   await ensureGoTool(TEMPORAL_CLI);
   await ensureGoTool(MINIO);

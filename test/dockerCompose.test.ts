@@ -1,8 +1,8 @@
 // The compose stack and its worker config, checked without a Docker engine:
 // docker-compose 1.29 validates and resolves a file on its own.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -180,7 +180,10 @@ void describe('docker-compose.yml', () => {
 void describe('Dockerfile', () => {
   const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-  const copied = [...dockerfile.matchAll(/^COPY\s+(.+)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/).slice(0, -1));
+  // COPY lines from the build context (not --from=another stage): sources and destination.
+  const contextCopies = [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].map((m) => (m[1] ?? '').split(/\s+/));
+  const copied = contextCopies.flatMap((parts) => parts.slice(0, -1));
+  const buildStage = dockerfile.slice(0, dockerfile.indexOf('\nFROM ', dockerfile.indexOf('AS build')));
 
   void it('copies only sources that exist and the build context keeps', () => {
     assert.ok(copied.length > 0);
@@ -188,15 +191,38 @@ void describe('Dockerfile', () => {
       assert.ok(existsSync(path.join(root, source)), `COPY ${source}: not in the repo`);
       assert.ok(!ignored.includes(source.split('/')[0] ?? ''), `COPY ${source}: excluded by .dockerignore`);
     }
+    assert.ok(ignored.includes('dist'), 'a local dist/ must not leak into the image: the build stage makes its own');
   });
 
-  void it('runs the worker entry point with tsx as a non-root user', () => {
-    assert.match(dockerfile, /^FROM node:20-bookworm-slim$/m);
-    assert.match(dockerfile, /npm ci --omit=dev/);
+  void it('runs the compiled worker from a build stage as a non-root user', () => {
+    assert.match(dockerfile, /^FROM node:20-bookworm-slim AS build$/m);
+    assert.match(buildStage, /^RUN node scripts\/setup\/build-worker\.mjs$/m);
+    assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    assert.match(dockerfile.slice(buildStage.length), /npm ci --omit=dev/);
     assert.match(dockerfile, /^USER (?!root\b|0\b)\S+$/m);
-    assert.match(dockerfile, /^CMD \["node", "--import", "tsx", "workers\/main\.ts"\]$/m);
-    assert.ok(copied.includes('workers'), 'workers/ is copied');
-    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    assert.ok(manifest.dependencies.tsx, 'tsx must be a runtime dependency: npm ci --omit=dev drops devDependencies');
+    assert.match(dockerfile, /^CMD \["node", "dist\/workers\/main\.js"\]$/m);
+  });
+
+  // What the build stage copies is enough to build: its COPY lines replayed into
+  // an empty directory (dependencies linked, not installed), then its RUN step.
+  void it("the build stage's sources compile and bundle on their own", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-image-build-'));
+    try {
+      const stageCopies = [...buildStage.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].map((m) => (m[1] ?? '').split(/\s+/));
+      for (const parts of stageCopies) {
+        const destination = parts.at(-1)!;
+        for (const source of parts.slice(0, -1)) {
+          const to = destination.endsWith('/') ? path.join(dir, destination, path.basename(source)) : path.join(dir, destination);
+          cpSync(path.join(root, source), to, { recursive: true });
+        }
+      }
+      symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+      const build = spawnSync(process.execPath, ['scripts/setup/build-worker.mjs'], { cwd: dir, encoding: 'utf8' });
+      assert.equal(build.status, 0, build.stderr);
+      assert.ok(existsSync(path.join(dir, 'dist', 'workers', 'main.js')), 'dist/workers/main.js');
+      assert.ok(existsSync(path.join(dir, 'dist', 'workflow-bundle.js')), 'dist/workflow-bundle.js');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

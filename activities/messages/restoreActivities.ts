@@ -132,8 +132,8 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
           clearInterval(ticker);
         }
         beat();
-        const after = await probe();
-        return { source: { vhost: queue.queue.vhost, name: queue.queue.name }, target, declared, messages: total, published, confirmed, resumedAt, depthBefore, depthAfter: after.messageCount };
+        const depthAfter = await settledDepth(probe, depthBefore + confirmed);
+        return { source: { vhost: queue.queue.vhost, name: queue.queue.name }, target, declared, messages: total, published, confirmed, resumedAt, depthBefore, depthAfter };
       } catch (error) {
         if (error instanceof ApplicationFailure) throw error;
         throw amqpLost(lost ?? error, where);
@@ -142,6 +142,20 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+// A quorum queue confirms a message once its log has it, and counts it once its
+// state machine has applied it: just after the last confirm the count can lag.
+// Re-read for a few seconds until the expected depth shows or the count stops moving.
+async function settledDepth(probe: () => Promise<{ messageCount: number }>, expected: number): Promise<number> {
+  let last = (await probe()).messageCount;
+  for (let i = 0; i < 50 && last !== expected; i += 1) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = (await probe()).messageCount;
+    if (now === last && i >= 10) break;
+    last = now;
+  }
+  return last;
 }
 
 async function waitDrain(channel: ConfirmChannel): Promise<void> {

@@ -4,7 +4,7 @@ import type { RabbitvaultConfig, StorageTarget } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
 import type { StorageBackend } from './backend';
 import { LocalDirectoryStorage } from './local';
-import { S3ObjectStorage } from './s3';
+import type { S3ObjectStorage } from './s3';
 
 export interface OpenedStorage {
   name: string;
@@ -34,7 +34,11 @@ export function createBackend(name: string, target: StorageTarget): StorageBacke
           secretAccessKey: resolveSecret(target.secretAccessKey, `${field}.secretAccessKey`),
         }
       : undefined;
-  return new S3ObjectStorage(target, credentials);
+  // Loaded on first use: the AWS SDK is a tenth of an idle worker's memory, and a
+  // worker with local targets only never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { S3ObjectStorage: S3 } = require('./s3') as { S3ObjectStorage: typeof S3ObjectStorage };
+  return new S3(target, credentials);
 }
 
 // One backend per target per worker, so S3 clients and their sockets are reused.

@@ -2,7 +2,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { RabbitvaultConfig } from '../../config/schema';
 import { freePort } from '../../scripts/devstack/ports';
@@ -21,7 +20,7 @@ export interface MessageBenchStack {
 }
 
 // The bench's own isolated RabbitMQ node and Temporal dev server on free ports,
-// and our real worker as a separate process so its memory can be measured.
+// and our production worker as a separate process so its memory can be measured.
 export async function startMessageBenchStack(): Promise<MessageBenchStack> {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-msgbench-'));
   const node = new IsolatedRabbitNode({ name: `rv-msgbench-${process.pid}`, baseDir: path.join(runDir, 'rabbitmq'), amqpPort: await freePort(), managementPort: await freePort(), distPort: await freePort() });
@@ -53,10 +52,7 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
     });
     const configFile = path.join(runDir, 'rabbitvault.yaml');
     writeFileSync(configFile, stringify(config));
-    const bundle = path.join(runDir, 'workflow-bundle.js');
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
-    writeFileSync(bundle, code);
-    worker = await spawnWorkerProcess(configFile, bundle);
+    worker = await spawnWorkerProcess(configFile);
     return { runDir, node, config, worker, stop };
   } catch (error) {
     await stop();
@@ -64,8 +60,11 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
   }
 }
 
-async function spawnWorkerProcess(configFile: string, bundle: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'benchWorker.ts'), configFile, bundle], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+// The production worker as `rabbitvault worker` runs it: dist/ (built first when stale).
+async function spawnWorkerProcess(configFile: string): Promise<ChildProcess> {
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('building the worker failed (see above)');
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -11,9 +11,12 @@ export function writeConfigFile(config: RabbitvaultConfig, file: string): string
   return file;
 }
 
-// The real worker entry point in its own process, so a test can SIGKILL it.
+// The production worker (dist/, built by scripts/setup/build-worker.mjs; a no-op
+// when fresh) in its own process, so a test can SIGKILL it.
 export async function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'main.ts'), '--config', configFile], {
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`building the worker failed: ${build.stderr}`);
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
