@@ -9,6 +9,9 @@ const retry = RetryInput.default(RetryInput.parse({}));
 export const DataDirectoryMethod = z.enum(['archive', 'restic']);
 export type DataDirectoryMethod = z.infer<typeof DataDirectoryMethod>;
 
+export const DataDirectoryCopy = z.enum(['pre-copy', 'while-stopped']);
+export type DataDirectoryCopy = z.infer<typeof DataDirectoryCopy>;
+
 const NodeName = z.string().regex(/^[^@\s/]+@[^@\s/]+$/, 'must be an Erlang node name like rabbit@host');
 
 // How long a node may stay stopped, and how its restart is awaited.
@@ -30,6 +33,11 @@ export const BackupDataDirectoryInput = z
     nodes: z.array(NodeName).min(1).optional(),
     // one-at-a-time keeps the cluster serving; all-together stops every node for one consistent set.
     mode: z.enum(['one-at-a-time', 'all-together']).default('one-at-a-time'),
+    // pre-copy: copy into a staging directory while RabbitMQ runs, then only what
+    // changed while the app is stopped; the upload reads the staging copy after
+    // the restart. while-stopped: the whole copy and upload while stopped.
+    // pre-copy falls back to while-stopped when staging has too little space.
+    copy: DataDirectoryCopy.default('pre-copy'),
     ...downtime,
     retry,
   })

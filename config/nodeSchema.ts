@@ -14,6 +14,9 @@ const LocalNodeAccess = z
     env: z.record(z.string(), z.string()).default({}),
     // user[:group] that owns a restored data directory; default: the owner of the directory it replaces.
     owner: z.string().min(1).optional(),
+    // Where backups stage a copy of the data directory while RabbitMQ runs (pre-copy);
+    // default: a sibling of the node's data directory, <data-dir>.rabbitvault-staging.
+    stagingDirectory: z.string().startsWith('/', 'must be an absolute path').optional(),
   })
   .strict();
 

@@ -19,7 +19,7 @@ usage: rabbitvault <command> [--config FILE] [--json]
 
   worker                                   run a worker (activities + workflows)
   worker --node-queue Q                    also serve node task queue Q (data-directory steps of a node on this host)
-  backup data --cluster C [--method archive|restic] [--all-together] [--downtime-limit S]   back up nodes' data directories (stop_app saga)
+  backup data --cluster C [--method archive|restic] [--all-together] [--copy pre-copy|while-stopped] [--downtime-limit S]   back up nodes' data directories (pre-copy, then stop_app saga)
   restore data --cluster C --from SET_ID|latest [--method archive|restic]   full recovery from a data-directory set
   backup definitions --cluster C           back up definitions (GET /api/definitions)
   restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]

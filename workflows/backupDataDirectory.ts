@@ -1,14 +1,26 @@
-import { uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { StreamedDataDirectory } from '../activities/node/backupActivities';
 import type { NodeFacts } from '../activities/node/rabbitNode';
+import type { DeltaResult } from '../activities/node/stagedCopy';
 import type { TarSummary } from '../activities/archive/tarGuard';
-import { BackupDataDirectoryInput } from '../common/dataDirectoryInputs';
+import { BackupDataDirectoryInput, type DataDirectoryCopy } from '../common/dataDirectoryInputs';
 import { newSetId, setPrefix } from '../common/names';
-import { nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { allOrCancel, describe, nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './dataDirectorySaga';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
 
+// How a node's data directory was copied, with the figures of the two phases.
+export interface CopyFigures {
+  copy: DataDirectoryCopy;
+  // Why pre-copy was not used (e.g. "staging needs 1.2 GiB, 800.0 MiB free at /var/lib/rabbitmq").
+  copyNote?: string;
+  // Phase 1, RabbitMQ running.
+  preCopy?: { files: number; bytes: number; seconds: number; changedWhileCopied: number };
+  // Phase 2, inside the stop window.
+  delta?: DeltaResult;
+}
+
 // What the manifest records per node (details.nodes[]).
-export interface NodeBackupRecord extends StreamedDataDirectory {
+export interface NodeBackupRecord extends StreamedDataDirectory, CopyFigures {
   node: string;
   facts: NodeFacts;
   stopWindow: StopWindow;
@@ -21,17 +33,31 @@ export interface BackupDataDirectoryResult {
   method: 'archive' | 'restic';
   mode: 'one-at-a-time' | 'all-together';
   location: string;
-  nodes: Array<{ node: string; artifact: string; bytes: number; tarBytes: number; stopWindow: StopWindow; resticSnapshotId?: string }>;
+  nodes: Array<{ node: string; artifact: string; bytes: number; tarBytes: number; stopWindow: StopWindow; resticSnapshotId?: string } & CopyFigures>;
+  // e.g. a staging copy that could not be removed (the set itself is complete).
+  warnings?: string[];
   startedAt: string;
   finishedAt: string;
 }
 
 type Node = { name: string; taskQueue: string };
+interface NodePlan {
+  node: Node;
+  facts: NodeFacts;
+  // Set when this node's copy is staged (pre-copy).
+  staging?: { dir: string; tree: string };
+  copyNote?: string;
+}
 
-// The guide's "Mnesia Option B" as a saga: preflight → stop_app → tar|zstd|upload
-// in one pass → start_app (always, see whileStopped) → verify → manifest.
+// The guide's "Mnesia Option B" as a saga. With copy: pre-copy (default):
+// preflight → pre-copy into staging while running → stop_app → copy what
+// changed → start_app (always, see whileStopped) → tar|zstd|upload of the
+// staging copy → verify → manifest → staging removed (on failure too).
+// With copy: while-stopped: preflight → stop_app → tar|zstd|upload → start_app → verify → manifest.
 export async function backupDataDirectory(rawInput: BackupDataDirectoryInput): Promise<BackupDataDirectoryResult> {
   const input = parseWorkflowInput(BackupDataDirectoryInput, rawInput, 'backupDataDirectory');
+  // Runs started before the two-phase copy existed copied while stopped, and replay so.
+  const preCopyOn = patched('data-directory-pre-copy') && input.copy === 'pre-copy';
   const progress = trackProgress();
   const act = activitiesWithRetry(input.retry);
   const timing: SagaTiming = input;
@@ -43,99 +69,164 @@ export async function backupDataDirectory(rawInput: BackupDataDirectoryInput): P
   const nodes = await act.planDataDirectoryNodes({ cluster, nodes: input.nodes }).catch((error: unknown) => {
     throw explainFailure(`finding the nodes of cluster ${cluster}`, error);
   });
-  const preflight = async (node: Node) => {
-    progress('preflight', `${node.name}: node up, versions, data size, storage reachable`);
-    return nodeActivities(node.taskQueue, timing)
-      .quick.inspectDataDirectoryNode({ cluster, node: node.name, storage, method })
+  const preflight = async (node: Node): Promise<NodePlan> => {
+    progress('preflight', `${node.name}: node up, versions, data size, storage reachable${preCopyOn ? ', staging space' : ''}`);
+    const explain = (error: unknown) => {
+      throw explainFailure(`preflight of ${node.name}`, error, 'nothing was stopped');
+    };
+    const on = nodeActivities(node.taskQueue, timing).quick;
+    const facts = await on.inspectDataDirectoryNode({ cluster, node: node.name, storage, method }).catch(explain);
+    if (!preCopyOn) return { node, facts };
+    const plan = await on.planStagedCopy({ cluster, node: node.name, dataDirectory: facts.dataDirectory, dataBytes: facts.dataBytes }).catch(explain);
+    if (plan.copy === 'pre-copy' && plan.staging && plan.tree) return { node, facts, staging: { dir: plan.staging, tree: plan.tree } };
+    progress('preflight', `${node.name}: no pre-copy (${plan.note}): the whole copy happens while the app is stopped`);
+    return { node, facts, copyNote: plan.note };
+  };
+
+  // Nodes whose staging directory may exist: removed at the end, whatever happened.
+  const staged: NodePlan[] = [];
+  const preCopy = (p: NodePlan) => async (): Promise<NonNullable<CopyFigures['preCopy']>> => {
+    staged.push(p);
+    progress('pre-copying data directory', `${p.node.name}: into ${p.staging!.dir} while RabbitMQ runs`);
+    const r = await nodeActivities(p.node.taskQueue, timing)
+      .streaming.preCopyDataDirectory({ cluster, node: p.node.name, dataDirectory: p.facts.dataDirectory, staging: p.staging!.dir, dataBytes: p.facts.dataBytes })
       .catch((error: unknown) => {
-        throw explainFailure(`preflight of ${node.name}`, error, 'nothing was stopped');
+        throw explainFailure(`pre-copying the data directory of ${p.node.name}`, error, 'nothing was stopped');
       });
+    return { files: r.files, bytes: r.bytes, seconds: r.seconds, changedWhileCopied: r.changedWhileCopied };
   };
-  const copy = (node: Node, facts: NodeFacts) => () =>
-    nodeActivities(node.taskQueue, timing).streaming.streamDataDirectory({
-      cluster,
-      node: node.name,
-      storage,
-      prefix,
-      method,
-      dataDirectory: facts.dataDirectory,
-      dataBytes: facts.dataBytes,
+  // Reads `from`: the data directory itself (app stopped) or its staging copy (app running).
+  const upload = (p: NodePlan, from: string) => () =>
+    nodeActivities(p.node.taskQueue, timing).streaming.streamDataDirectory({ cluster, node: p.node.name, storage, prefix, method, dataDirectory: from, dataBytes: p.facts.dataBytes });
+  const uploadStaged = async (p: NodePlan): Promise<StreamedDataDirectory> => {
+    progress('uploading staged copy', `${p.node.name}: tar | zstd | upload (${method}) of ${p.staging!.tree}, RabbitMQ running`);
+    return upload(p, p.staging!.tree)().catch((error: unknown) => {
+      throw explainFailure(`copying the data directory of ${p.node.name}`, error, 'RabbitMQ is running; the staging copy is removed');
     });
-  const stop = (node: Node) => async () => {
-    progress('stopping app', node.name);
-    await nodeActivities(node.taskQueue, timing).quick.stopNodeApp({ cluster, node: node.name });
-    progress('copying data directory', `${node.name}: tar | zstd | upload (${method})`);
   };
-  const start = (node: Node) => () => nodeActivities(node.taskQueue, timing).restart.startNodeApp({ cluster, node: node.name });
-  const restarting = (node: Node) => (reason: string) => progress('starting app', `${node.name} (${reason})`);
+  // Inside the stop window: the changes (staged), or the whole copy.
+  type Stopped = { delta: DeltaResult } | { streamed: StreamedDataDirectory };
+  const whileDown = (p: NodePlan) => async (): Promise<Stopped> =>
+    p.staging
+      ? { delta: await nodeActivities(p.node.taskQueue, timing).streaming.syncStagedCopy({ cluster, node: p.node.name, dataDirectory: p.facts.dataDirectory, staging: p.staging.dir }) }
+      : { streamed: await upload(p, p.facts.dataDirectory)() };
+  const stop = (p: NodePlan) => async () => {
+    progress('stopping app', p.node.name);
+    await nodeActivities(p.node.taskQueue, timing).quick.stopNodeApp({ cluster, node: p.node.name });
+    if (p.staging) progress('copying changes', `${p.node.name}: what changed since the pre-copy, into ${p.staging.dir}`);
+    else progress('copying data directory', `${p.node.name}: tar | zstd | upload (${method})`);
+  };
+  const start = (p: NodePlan) => () => nodeActivities(p.node.taskQueue, timing).restart.startNodeApp({ cluster, node: p.node.name });
+  const restarting = (p: NodePlan) => (reason: string) => progress('starting app', `${p.node.name} (${reason})`);
+  const record = async (p: NodePlan, stopped: Stopped, window: StopWindow, preCopied?: CopyFigures['preCopy']): Promise<Omit<NodeBackupRecord, 'verified'>> => {
+    const figures: CopyFigures = p.staging
+      ? { copy: 'pre-copy', preCopy: preCopied, delta: (stopped as { delta: DeltaResult }).delta }
+      : { copy: 'while-stopped', ...(p.copyNote ? { copyNote: p.copyNote } : {}) };
+    const streamed = 'streamed' in stopped ? stopped.streamed : await uploadStaged(p);
+    return { ...streamed, node: p.node.name, facts: p.facts, stopWindow: window, ...figures };
+  };
 
-  const records: Array<Omit<NodeBackupRecord, 'verified'>> = [];
-  if (input.mode === 'one-at-a-time') {
-    // Each node is back and accepting connections before the next one stops.
-    for (const node of nodes) {
-      const facts = await preflight(node);
-      const { result, window } = await whileStopped(`copying the data directory of ${node.name}`, timing, stop(node), start(node), copy(node, facts), restarting(node));
-      records.push({ ...result, node: node.name, facts, stopWindow: window });
+  const backup = async (): Promise<{ location: string; verified: NodeBackupRecord[]; finishedAt: Date }> => {
+    const records: Array<Omit<NodeBackupRecord, 'verified'>> = [];
+    if (input.mode === 'one-at-a-time') {
+      // Each node is back and accepting connections before the next one stops.
+      for (const node of nodes) {
+        const p = await preflight(node);
+        const preCopied = p.staging ? await preCopy(p)() : undefined;
+        const what = p.staging ? `copying the changes of the data directory of ${node.name}` : `copying the data directory of ${node.name}`;
+        const { result, window } = await whileStopped(what, timing, stop(p), start(p), whileDown(p), restarting(p));
+        records.push(await record(p, result, window, preCopied));
+      }
+    } else {
+      // One consistent set: every node pre-copied, stopped (in order), its changes
+      // (or whole copy) taken in parallel, all restarted; then the staged copies uploaded.
+      const plans = await Promise.all(nodes.map(preflight));
+      const preCopied = await allOrCancel(plans.map((p) => (p.staging ? preCopy(p) : async () => undefined)));
+      const copied = await whileStopped(
+        `copying the data directories of ${nodes.map((n) => n.name).join(', ')}`,
+        timing,
+        async () => {
+          for (const p of plans) await stop(p)();
+        },
+        async () => {
+          await Promise.all(plans.map((p) => start(p)()));
+        },
+        () => allOrCancel(plans.map(whileDown)),
+        (reason) => progress('starting apps', reason),
+      );
+      records.push(...(await allOrCancel(plans.map((p, i) => () => record(p, copied.result[i]!, copied.window, preCopied[i])))));
     }
-  } else {
-    // One consistent set: every node stopped (in order), copied in parallel, then all restarted.
-    const facts = await Promise.all(nodes.map(preflight));
-    const copied = await whileStopped(
-      `copying the data directories of ${nodes.map((n) => n.name).join(', ')}`,
-      timing,
-      async () => {
-        for (const node of nodes) await stop(node)();
-      },
-      async () => {
-        await Promise.all(nodes.map((node) => start(node)()));
-      },
-      () => Promise.all(nodes.map((node, i) => copy(node, facts[i]!)())),
-      (reason) => progress('starting apps', reason),
-    );
-    nodes.forEach((node, i) => records.push({ ...copied.result[i]!, node: node.name, facts: facts[i]!, stopWindow: copied.window }));
-  }
 
-  const verified: NodeBackupRecord[] = [];
-  for (const [i, record] of records.entries()) {
-    progress('verifying artifact', `${record.artifact.name}: checksum, archive listing${method === 'restic' ? ', restic check' : ''}`);
-    const check = await nodeActivities(nodes[i]!.taskQueue, timing)
-      .streaming.verifyDataDirectoryArtifact({
+    const verified: NodeBackupRecord[] = [];
+    for (const [i, r] of records.entries()) {
+      progress('verifying artifact', `${r.artifact.name}: checksum, archive listing${method === 'restic' ? ', restic check' : ''}`);
+      const check = await nodeActivities(nodes[i]!.taskQueue, timing)
+        .streaming.verifyDataDirectoryArtifact({
+          storage,
+          prefix,
+          artifact: r.artifact,
+          tarSha256: r.tarSha256,
+          method,
+          node: r.node,
+          resticCheck: i === 0,
+        })
+        .catch((error: unknown) => {
+          throw explainFailure(`verifying the uploaded data directory of ${r.node}`, error, `set ${setId} stays incomplete`);
+        });
+      verified.push({ ...r, verified: check.summary });
+    }
+
+    progress('writing manifest', prefix);
+    const { workflowId, runId } = workflowInfo();
+    const finishedAt = new Date();
+    const { location } = await act
+      .writeManifest({
         storage,
         prefix,
-        artifact: record.artifact,
-        tarSha256: record.tarSha256,
-        method,
-        node: record.node,
-        resticCheck: i === 0,
+        manifest: {
+          cluster,
+          component: 'data-directory',
+          setId,
+          rabbitmqVersion: verified[0]?.facts.rabbitmqVersion ?? null,
+          artifacts: verified.map((r) => r.artifact),
+          workflow: { workflowId, runId },
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          details: { method, mode: input.mode, nodes: verified },
+        },
       })
       .catch((error: unknown) => {
-        throw explainFailure(`verifying the uploaded data directory of ${record.node}`, error, `set ${setId} stays incomplete`);
+        throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
       });
-    verified.push({ ...record, verified: check.summary });
-  }
+    return { location, verified, finishedAt };
+  };
 
-  progress('writing manifest', prefix);
-  const { workflowId, runId } = workflowInfo();
-  const finishedAt = new Date();
-  const { location } = await act
-    .writeManifest({
-      storage,
-      prefix,
-      manifest: {
-        cluster,
-        component: 'data-directory',
-        setId,
-        rabbitmqVersion: verified[0]?.facts.rabbitmqVersion ?? null,
-        artifacts: verified.map((r) => r.artifact),
-        workflow: { workflowId, runId },
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        details: { method, mode: input.mode, nodes: verified },
-      },
-    })
-    .catch((error: unknown) => {
-      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
-    });
+  // Staging copies go on success and on every failure or cancellation, after
+  // any stopped node was restarted (whileStopped restarts before it reports).
+  const removeStaging = async (): Promise<string[]> => {
+    const warnings: string[] = [];
+    for (const p of staged) {
+      progress('removing staging copy', `${p.node.name}: ${p.staging!.dir}`);
+      await nodeActivities(p.node.taskQueue, timing)
+        .cleanup.removeStagedCopy({ cluster, node: p.node.name, staging: p.staging!.dir })
+        .catch((error: unknown) => warnings.push(`the staging copy ${p.staging!.dir} of ${p.node.name} could not be removed (${describe(error)}): remove it by hand`));
+    }
+    return warnings;
+  };
+
+  let outcome: { ok: true; value: Awaited<ReturnType<typeof backup>> } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, value: await backup() };
+  } catch (error) {
+    outcome = { ok: false, error };
+  }
+  const warnings = await CancellationScope.nonCancellable(removeStaging);
+  if (!outcome.ok) {
+    const { error } = outcome;
+    if (warnings.length === 0 || isCancellation(error) || !(error instanceof ApplicationFailure)) throw error;
+    throw ApplicationFailure.create({ message: `${error.message}; ${warnings.join('; ')}`, type: error.type ?? undefined, nonRetryable: error.nonRetryable ?? undefined, details: error.details as unknown[] | undefined });
+  }
+  const { location, verified, finishedAt } = outcome.value;
   progress('done', location);
   return {
     cluster,
@@ -150,7 +241,12 @@ export async function backupDataDirectory(rawInput: BackupDataDirectoryInput): P
       tarBytes: r.tarBytes,
       stopWindow: r.stopWindow,
       ...(r.restic ? { resticSnapshotId: r.restic.snapshotId } : {}),
+      copy: r.copy,
+      ...(r.copyNote ? { copyNote: r.copyNote } : {}),
+      ...(r.preCopy ? { preCopy: r.preCopy } : {}),
+      ...(r.delta ? { delta: r.delta } : {}),
     })),
+    ...(warnings.length > 0 ? { warnings } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
   };

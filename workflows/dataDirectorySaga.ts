@@ -34,6 +34,13 @@ export function nodeActivities(taskQueue: string, timing: SagaTiming) {
       heartbeatTimeout: timing.heartbeatTimeoutSeconds * 1000,
       retry,
     }),
+    // Compensation that must not hang on a node queue nobody serves: removing a staging copy.
+    cleanup: proxyActivities<Activities>({
+      taskQueue,
+      scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
+      startToCloseTimeout: Math.min(timing.retry.attemptTimeoutSeconds, 300) * 1000,
+      retry: { initialInterval: 1000, maximumInterval: 10_000, backoffCoefficient: 2, nonRetryableErrorTypes: nonRetryableFailureTypes },
+    }),
     // start_app is retried until the node is back, for as long as nodeStartTimeoutSeconds allows.
     restart: proxyActivities<Activities>({
       taskQueue,
@@ -88,7 +95,21 @@ export async function whileStopped<T>(
   throw explainFailure(what, error, `RabbitMQ was restarted (stopped ${window.seconds.toFixed(1)} s)`);
 }
 
-function describe(error: unknown): string {
+// Runs tasks in parallel; the first failure cancels the others, and it is
+// reported only once all of them settled (so no sibling is still starting).
+export async function allOrCancel<T>(tasks: Array<() => Promise<T>>): Promise<T[]> {
+  const scope = new CancellationScope();
+  return scope.run(async () => {
+    const running = tasks.map((task) => task());
+    running.forEach((p) => void p.catch(() => scope.cancel()));
+    const settled = await Promise.allSettled(running);
+    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    if (failures.length > 0) throw failures.find((f) => !isCancellation(f)) ?? failures[0];
+    return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  });
+}
+
+export function describe(error: unknown): string {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   return cause instanceof Error ? cause.message : String(cause);
 }

@@ -13,6 +13,11 @@ export interface NodeHost {
   streamOut(argv: string[]): Readable;
   // Feeds input to argv's stdin; resolves when the command exited 0.
   streamIn(argv: string[], input: Readable): Promise<void>;
+  // Where a backup stages a copy of dataDirectory while the node runs (the
+  // two-phase pre-copy), or null when this access cannot stage: staged copies
+  // are made with the worker's own file-system calls, so only an access whose
+  // files are the worker's files (local) can.
+  stagingDirectory(dataDirectory: string): string | null;
   // Paths of the node's own CLI tools on that host.
   readonly rabbitmqctl: string;
   readonly rabbitmqDiagnostics: string;

@@ -1,6 +1,7 @@
 import type { ActivityDeps } from '../deps';
 import { createDataDirectoryBackupActivities } from './backupActivities';
 import { createDataDirectoryRestoreActivities } from './restoreActivities';
+import { createStagingActivities } from './stagingActivities';
 
 // Data-directory activities. All but planDataDirectoryNodes run on the node's
 // own task queue, served only by a worker on a host that reaches the node.
@@ -8,5 +9,6 @@ export function createNodeActivities(deps: ActivityDeps) {
   return {
     ...createDataDirectoryBackupActivities(deps),
     ...createDataDirectoryRestoreActivities(deps),
+    ...createStagingActivities(deps),
   };
 }

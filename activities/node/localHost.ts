@@ -14,6 +14,7 @@ export class LocalNodeHost implements NodeHost {
   readonly rabbitmqDiagnostics: string;
   readonly rabbitmqServer: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly staging: string | undefined;
 
   constructor(
     readonly nodeName: string,
@@ -23,6 +24,11 @@ export class LocalNodeHost implements NodeHost {
     this.rabbitmqDiagnostics = path.join(path.dirname(access.rabbitmqctl), 'rabbitmq-diagnostics');
     this.rabbitmqServer = access.rabbitmqServer;
     this.env = { ...process.env, ...access.env };
+    this.staging = access.stagingDirectory;
+  }
+
+  stagingDirectory(dataDirectory: string): string {
+    return this.staging ?? `${dataDirectory.replace(/\/+$/, '')}.rabbitvault-staging`;
   }
 
   describe(): string {

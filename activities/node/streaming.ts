@@ -16,6 +16,8 @@ export function streamWatch(phase: string, bytesTotal?: number) {
   const abort = () => streams.forEach((s) => s.destroy(new Error(`${phase} cancelled`)));
   context.cancellationSignal.addEventListener('abort', abort, { once: true });
   return {
+    // Aborted when the workflow cancels the step (for work that is not a stream).
+    signal: context.cancellationSignal,
     watch(...s: Readable[]) {
       streams = s;
     },
