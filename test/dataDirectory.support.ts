@@ -88,17 +88,18 @@ export async function appRunning(node: IsolatedRabbitNode): Promise<boolean> {
 }
 
 // Records one history per data-directory workflow path (replay test input).
-export async function recordDataDirectoryHistories(dir: string, node: IsolatedRabbitNode): Promise<void> {
+export async function recordDataDirectoryHistories(dir: string, node: IsolatedRabbitNode, only?: string[]): Promise<void> {
   await node.reset();
   await fillQueues(node, { classic: 5, quorum: 5, size: 100 });
   const config = dataConfig([node]);
   const h = await startDataHarness(config);
   const runs: Array<[string, string, unknown]> = [
-    ['backupDataDirectory', 'backup-data-directory', { cluster: 'c', heartbeatTimeoutSeconds: 10 }],
+    ['backupDataDirectory', 'backup-data-directory', { cluster: 'c', copy: 'while-stopped', heartbeatTimeoutSeconds: 10 }],
+    ['backupDataDirectory', 'backup-data-directory-pre-copy', { cluster: 'c', heartbeatTimeoutSeconds: 10 }],
     ['restoreDataDirectory', 'restore-data-directory', { cluster: 'c', from: 'latest', heartbeatTimeoutSeconds: 10 }],
   ];
   try {
-    for (const [type, name, input] of runs) {
+    for (const [type, name, input] of runs.filter(([, n]) => !only || only.includes(n))) {
       const handle = await h.client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
       await handle.result();
       writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readManifest } from '../activities/backupSets/catalog';
@@ -18,6 +18,8 @@ import { writeConfigFile } from './support/workerProcess';
 const a = testNode(0);
 const b = testNode(1);
 const quick = { heartbeatTimeoutSeconds: 10, retry: { initialIntervalSeconds: 0.5, maximumAttempts: 3 } };
+
+const stagingOf = (node: { dir: string; nodeName: string }) => path.join(node.dir, 'mnesia', `${node.nodeName}.rabbitvault-staging`);
 
 function nodesOf(manifest: Manifest): NodeBackupRecord[] {
   return (manifest.details as { nodes: NodeBackupRecord[] }).nodes;
@@ -44,11 +46,24 @@ describe('data-directory backup and restore', () => {
     await Promise.all([a.reset(), b.reset()]);
   });
 
-  test('archive: one streamed pass while stopped, manifest with the node facts and stop window, then a full restore', async () => {
-    const backup = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', ...quick });
+  test('archive with pre-copy: only the delta while stopped, upload after the restart, staging removed; manifest with facts and figures; then a full restore', async (t) => {
+    const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId('pre-copy'), args: [{ cluster: 'c', ...quick }] });
+    const backup = (await handle.result()) as BackupDataDirectoryResult;
     assert.equal(backup.nodes.length, 1);
     const [copied] = backup.nodes;
     assert.ok(await appRunning(a), 'RabbitMQ runs again after the backup');
+    // Two-phase copy: the stop window re-copied a small part of what the pre-copy took.
+    t.diagnostic(`pre-copy ${JSON.stringify(copied!.preCopy)}; delta ${JSON.stringify(copied!.delta)}; tar ${copied!.tarBytes} bytes; stopped ${copied!.stopWindow.seconds} s`);
+    assert.equal(copied!.copy, 'pre-copy');
+    assert.ok(copied!.preCopy!.bytes >= 100 * 8192, `pre-copy took ${copied!.preCopy!.bytes} bytes`);
+    assert.ok(copied!.delta!.bytesCopied < copied!.tarBytes / 4, `delta ${copied!.delta!.bytesCopied} bytes of a ${copied!.tarBytes}-byte tar`);
+    assert.ok(copied!.delta!.filesChecked > 10 && copied!.delta!.filesCopied < copied!.delta!.filesChecked, JSON.stringify(copied!.delta));
+    assert.equal(existsSync(stagingOf(a)), false, 'the staging copy is removed after the backup');
+    const steps = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name && /NodeApp|Staged|preCopy|streamDataDirectory/.test(name) ? [name] : [];
+    });
+    assert.deepEqual(steps, ['planStagedCopy', 'preCopyDataDirectory', 'stopNodeApp', 'syncStagedCopy', 'startNodeApp', 'streamDataDirectory', 'removeStagedCopy'], 'the upload reads the staging copy after the restart');
     const manifest = await readManifest(local, `c/data-directory/${backup.setId}`);
     const [record] = nodesOf(manifest);
     assert.equal(record!.facts.nodeName, a.nodeName);
@@ -58,6 +73,7 @@ describe('data-directory backup and restore', () => {
     assert.ok(record!.facts.featureFlags.includes('quorum_queue'));
     assert.deepEqual(record!.facts.queueTypes, ['classic', 'quorum']);
     assert.deepEqual(record!.stopWindow, copied!.stopWindow);
+    assert.deepEqual([record!.copy, record!.preCopy, record!.delta], [copied!.copy, copied!.preCopy, copied!.delta], 'pre-copy and delta figures in the manifest');
     assert.ok(copied!.stopWindow.seconds > 0 && copied!.stopWindow.seconds < 60, `stop window ${copied!.stopWindow.seconds} s`);
     assert.ok(record!.tarBytes > 60 * 8192, 'the tar holds the persisted messages');
     assert.ok(record!.verified.files > 10, 'the uploaded archive was listed in verification');
@@ -108,19 +124,23 @@ describe('data-directory backup and restore', () => {
         const result = (await handle.result()) as BackupDataDirectoryResult;
         const names = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
           const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-          return name && /NodeApp|streamDataDirectory/.test(name) ? [name] : [];
+          return name && /NodeApp|syncStagedCopy|streamDataDirectory|removeStagedCopy/.test(name) ? [name] : [];
         });
         return { result, names };
       };
       const one = await scheduled('one-at-a-time');
-      assert.deepEqual(one.names, ['stopNodeApp', 'streamDataDirectory', 'startNodeApp', 'stopNodeApp', 'streamDataDirectory', 'startNodeApp']);
+      const perNode = ['stopNodeApp', 'syncStagedCopy', 'startNodeApp', 'streamDataDirectory'];
+      assert.deepEqual(one.names, [...perNode, ...perNode, 'removeStagedCopy', 'removeStagedCopy']);
       const [first, second] = one.result.nodes;
       assert.deepEqual([first!.node, second!.node], [a.nodeName, b.nodeName]);
       assert.ok(first!.stopWindow.runningAt <= second!.stopWindow.stoppedAt, 'the second node stops only after the first runs again');
       const all = await scheduled('all-together');
-      assert.deepEqual(all.names, ['stopNodeApp', 'stopNodeApp', 'streamDataDirectory', 'streamDataDirectory', 'startNodeApp', 'startNodeApp']);
+      const twice = (name: string) => [name, name];
+      assert.deepEqual(all.names, [...twice('stopNodeApp'), ...twice('syncStagedCopy'), ...twice('startNodeApp'), ...twice('streamDataDirectory'), ...twice('removeStagedCopy')]);
       assert.deepEqual(all.result.nodes[0]!.stopWindow, all.result.nodes[1]!.stopWindow, 'one stop window for the consistent set');
+      assert.deepEqual(all.result.nodes.map((n) => n.copy), ['pre-copy', 'pre-copy']);
       assert.ok((await appRunning(a)) && (await appRunning(b)));
+      assert.ok(!existsSync(stagingOf(a)) && !existsSync(stagingOf(b)), 'both staging copies removed');
     } finally {
       await pair.stop();
     }
@@ -131,8 +151,10 @@ describe('data-directory backup and restore', () => {
     const backup = await runCli(['backup', 'data', '--cluster', 'c', '--wait', '--config', file], dir);
     assert.equal(backup.code, 0, backup.stderr);
     assert.match(backup.stdout, /started backupDataDirectory: workflow id backup-data-c-/);
-    assert.match(backup.stdout, /\.\.\. copying data directory: .*tar \| zstd \| upload \(archive\)/);
-    assert.match(backup.stdout, new RegExp(`${a.nodeName}: ${a.nodeName}\\.tar\\.zst, \\d+ bytes of data directory, \\d+ bytes stored; stopped \\d+\\.\\d s`));
+    assert.match(backup.stdout, /\.\.\. pre-copying data directory: .* while RabbitMQ runs/);
+    assert.match(backup.stdout, /\.\.\. copying changes: /);
+    assert.match(backup.stdout, /\.\.\. uploading staged copy: .*tar \| zstd \| upload \(archive\)/);
+    assert.match(backup.stdout, new RegExp(`${a.nodeName}: ${a.nodeName}\\.tar\\.zst, \\d+ bytes of data directory, \\d+ bytes stored; stopped \\d+\\.\\d s .*; pre-copied \\d+\\.\\d MiB in \\d+\\.\\d s while running, then \\d+ changed file\\(s\\)`));
     const refused = await runCli(['restore', 'data', '--cluster', 'c', '--from', 'latest', '--method', 'restic', '--wait', '--config', file], dir);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /FAILED: invalid restoreDataDirectory input: method: set \S+ was taken with method archive, not restic/);

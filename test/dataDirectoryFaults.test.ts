@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { readManifest } from '../activities/backupSets/catalog';
 import { defaultDeps } from '../activities/deps';
@@ -22,6 +23,18 @@ import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess'
 const a = testNode(0);
 const b = testNode(1);
 const quick = { heartbeatTimeoutSeconds: 5, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 2 } };
+const stagingOf = (node: { dir: string; nodeName: string }) => path.join(node.dir, 'mnesia', `${node.nodeName}.rabbitvault-staging`);
+
+// A 1 MiB tmpfs (needs root): a staging directory far too small for any data directory.
+function tinyFilesystem(): { dir: string; unmount: () => void } | null {
+  const dir = scratchDir('tiny-staging');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  return { dir, unmount: () => execFileSync('umount', [dir]) };
+}
 
 // The real local storage, with uploads cut after `cutAfter` bytes or slowed per chunk.
 function faultyStorage(config: RabbitvaultConfig, fault: { cutAfter?: number; delayMsPerChunk?: number }) {
@@ -75,7 +88,7 @@ describe('data-directory faults', () => {
     await Promise.all([a.reset(), b.reset()]);
   });
 
-  test('storage fails mid-upload: RabbitMQ runs again, the storage error is reported, history shows the restart, no manifest', async () => {
+  test('storage fails mid-upload of the staged copy: the error is reported, RabbitMQ runs, the staging copy is removed, no manifest', async () => {
     const config = dataConfig([a]);
     const { activityOverrides, real } = faultyStorage(config, { cutAfter: 256 * 1024 });
     const h = await startDataHarness(config, { activityOverrides });
@@ -84,14 +97,41 @@ describe('data-directory faults', () => {
       const failure = await failureOf(handle.result());
       assert.equal(failure.type, 'StorageError');
       assert.match(failure.message, /storage connection reset after 262144 bytes/);
-      assert.match(failure.message, /RabbitMQ was restarted/);
+      assert.match(failure.message, /RabbitMQ is running; the staging copy is removed/);
       assert.ok(await appRunning(a), 'RabbitMQ is running after the failed backup');
+      assert.equal(existsSync(stagingOf(a)), false, 'the staging copy is removed after the failure');
       const events = await eventTypes(handle);
       const failed = events.lastIndexOf('EVENT_TYPE_ACTIVITY_TASK_FAILED');
-      const restart = events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp');
-      assert.ok(restart > failed && failed > 0, 'start_app was scheduled after the upload failed');
+      assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp') < events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:streamDataDirectory'), 'the upload ran after the restart');
+      assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:removeStagedCopy') > failed && failed > 0, 'staging removed after the upload failed');
       const objects = await real.list('c/data-directory/');
       assert.equal(objects.filter((o) => o.key.endsWith('manifest.json')).length, 0, 'no manifest for the partial set');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('the copy of the changes fails while the app is stopped: RabbitMQ is restarted first, then the staging copy is removed', async () => {
+    const config = dataConfig([a]);
+    const syncStagedCopy = async () => {
+      throw ApplicationFailure.create({ message: 'disk failed while copying the changes', type: 'NodeCommandFailed', nonRetryable: true });
+    };
+    const h = await startDataHarness(config, { activityOverrides: { syncStagedCopy } });
+    try {
+      const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('delta-fails'), args: [{ cluster: 'c', ...quick }] });
+      const failure = await failureOf(handle.result());
+      assert.match(failure.message, /copying the changes of the data directory of \S+ failed: disk failed while copying the changes; RabbitMQ was restarted \(stopped \d+\.\d s\)/);
+      assert.ok(await appRunning(a), 'RabbitMQ is running after the failed backup');
+      assert.equal(existsSync(stagingOf(a)), false, 'the staging copy is removed');
+      const events = await eventTypes(handle);
+      const at = (e: string) => events.indexOf(e);
+      const started = at('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp');
+      const restarted = events.indexOf('EVENT_TYPE_ACTIVITY_TASK_COMPLETED', started);
+      assert.ok(at('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:preCopyDataDirectory') < at('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:stopNodeApp'), 'pre-copied before the stop');
+      assert.ok(at('EVENT_TYPE_ACTIVITY_TASK_FAILED') > at('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:syncStagedCopy') && started > at('EVENT_TYPE_ACTIVITY_TASK_FAILED'), 'start_app after the failure');
+      assert.ok(restarted > started && at('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:removeStagedCopy') > restarted, 'staging removed only once the node runs again');
+      assert.ok(!events.includes('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:streamDataDirectory'), 'nothing uploaded');
+      assert.deepEqual(await waitForCounts(a, { 'dd-classic': 100, 'dd-quorum': 20 }), { 'dd-classic': 100, 'dd-quorum': 20 });
     } finally {
       await h.stop();
     }
@@ -102,7 +142,7 @@ describe('data-directory faults', () => {
     const { activityOverrides } = faultyStorage(config, { delayMsPerChunk: 1500 });
     const h = await startDataHarness(config, { activityOverrides });
     try {
-      const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('cancel'), args: [{ cluster: 'c', ...quick }] });
+      const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('cancel'), args: [{ cluster: 'c', copy: 'while-stopped', ...quick }] });
       await waitForStep(handle, 'copying data directory');
       assert.equal(await appRunning(a), false, 'the app is stopped while copying');
       await handle.cancel();
@@ -114,7 +154,7 @@ describe('data-directory faults', () => {
 
       const limited = await failureOf(
         h.client.workflow
-          .execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('limit'), args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 1 }] })
+          .execute('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('limit'), args: [{ cluster: 'c', copy: 'while-stopped', ...quick, downtimeLimitSeconds: 1 }] })
           .then((r: unknown) => {
             throw new Error(`completed within the downtime limit: ${JSON.stringify(r)}`);
           }),
@@ -127,9 +167,13 @@ describe('data-directory faults', () => {
     }
   });
 
-  test('worker SIGKILLed while the app is stopped: a restarted worker completes, the node is not left stopped', async () => {
+  test('worker SIGKILLed while the app is stopped: a restarted worker completes, the node is not left stopped (staging too small: copied while stopped)', async (t) => {
     await fillQueues(a, { classic: 150, quorum: 0, size: 1024 * 1024, prefix: 'big' });
     const config = dataConfig([a]);
+    // Staging on a 1 MiB file system: the preflight falls back to copying while stopped, and says why.
+    const tiny = tinyFilesystem();
+    if (tiny) (config.clusters.c!.nodes[0]!.access as { stagingDirectory?: string }).stagingDirectory = path.join(tiny.dir, 'staging');
+    else t.diagnostic('no tmpfs mount (not root): copy: while-stopped given explicitly, the fallback is not checked');
     const file = writeConfigFile(config, path.join(scratchDir('sigkill'), 'rabbitvault.yaml'));
     const env = { RABBITVAULT_NODE_QUEUES: nodeQueues(config).join(',') };
     let worker = await spawnWorker(file, env);
@@ -140,7 +184,7 @@ describe('data-directory faults', () => {
       const handle = await client.workflow.start('backupDataDirectory', {
         taskQueue: config.temporal.taskQueue,
         workflowId: workflowId('sigkill'),
-        args: [{ cluster: 'c', ...quick, downtimeLimitSeconds: 120, retry: { initialIntervalSeconds: 0.2, maximumAttempts: 5 } }],
+        args: [{ cluster: 'c', ...quick, ...(tiny ? {} : { copy: 'while-stopped' }), downtimeLimitSeconds: 120, retry: { initialIntervalSeconds: 0.2, maximumAttempts: 5 } }],
       });
       await waitForStep(handle, 'copying data directory', 120_000);
       await killHard(worker);
@@ -152,9 +196,12 @@ describe('data-directory faults', () => {
       const manifest = await readManifest(new LocalDirectoryStorage((config.storage.targets.local as { path: string }).path), `c/data-directory/${result.setId}`);
       assert.equal(manifest.artifacts.length, 1, 'exactly one complete artifact');
       assert.ok(stoppedWhileDead, 'the kill landed while the app was stopped');
+      assert.equal(result.nodes[0]!.copy, 'while-stopped');
+      if (tiny) assert.match(result.nodes[0]!.copyNote ?? '', new RegExp(`^staging needs \\d+\\.\\d MiB, 1\\.0 MiB free at ${tiny.dir}$`));
     } finally {
       await killHard(worker);
       await connection.close();
+      tiny?.unmount();
     }
     await a.ctl(['delete_queue', 'big-classic']);
     await a.ctl(['delete_queue', 'big-quorum']);

@@ -27,3 +27,18 @@ export async function guideProcedure(node: IsolatedRabbitNode, dataDir: string, 
   rmSync(workDir, { recursive: true, force: true });
   return { stopWindowSeconds, totalSeconds: seconds(t), bytes };
 }
+
+// RabbitMQ's own fixed cost of a stop window: stop_app, start_app and
+// await_startup with nothing in between (each a rabbitmqctl process, as ours runs them).
+export async function bareStopStart(node: IsolatedRabbitNode): Promise<{ stopAppSeconds: number; startAppSeconds: number; awaitStartupSeconds: number; totalSeconds: number }> {
+  const t = process.hrtime.bigint();
+  await node.ctl(['stop_app'], 300_000);
+  const stopAppSeconds = seconds(t);
+  const s = process.hrtime.bigint();
+  await node.ctl(['start_app'], 300_000);
+  const startAppSeconds = seconds(s);
+  const w = process.hrtime.bigint();
+  await node.ctl(['await_startup'], 300_000);
+  const awaitStartupSeconds = seconds(w);
+  return { stopAppSeconds, startAppSeconds, awaitStartupSeconds, totalSeconds: seconds(t) };
+}
