@@ -1,6 +1,6 @@
 # The rabbitvault Temporal worker, as it runs in production: TypeScript compiled
 # to dist/ and the workflow code bundled once, at image build time
-# (scripts/setup/build-worker.mjs); the runtime image holds no sources and no tsx loader.
+# (scripts/setup/build-worker.mjs); the sources are there only for the operator CLI.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -18,11 +18,18 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
-# restic and zstd for data-directory backups run on a node's host; the image is the worker for definitions and messages.
 # Dependencies first: this layer is rebuilt only when the lockfile changes.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The sources too, for the operator CLI in the container (scripts/rabbitvault.sh runs them through tsx).
+COPY tsconfig.json tsconfig.build.json ./
+COPY common ./common
+COPY config ./config
+COPY activities ./activities
+COPY workflows ./workflows
+COPY workers ./workers
+COPY scripts ./scripts
 
 # The local storage target; created here so a fresh named volume mounted on it
 # takes this ownership and the non-root user can write backups.

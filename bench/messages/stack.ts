@@ -64,7 +64,8 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
 async function spawnWorkerProcess(configFile: string): Promise<ChildProcess> {
   const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('building the worker failed (see above)');
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_WORKER_FLAGS: Node/V8 flags to try on the worker (e.g. --max-semi-space-size=4).
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean), path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
