@@ -162,53 +162,42 @@ function fileState(before: BigIntStats, after: BigIntStats | null, statedAtMs: n
 export async function preCopy(source: string, staging: string, options: CopyOptions = {}): Promise<PreCopyResult> {
   const started = Date.now();
   const layout = stagingLayout(staging);
-  const rootStat = await fsp.lstat(source, { bigint: true });
-  if (!rootStat.isDirectory()) throw new Error(`${source} is not a directory`);
+  const rootStat = await sourceRoot(source);
   await removeStaging(staging);
   await fsp.mkdir(staging, { recursive: true, mode: 0o700 });
   await fsp.chmod(staging, 0o700);
-  await fsp.writeFile(layout.marker, `staging copy of ${source}, made by rabbitvault; removed after each backup\n`);
+  await writeMarker(layout.marker, source);
   await fsp.mkdir(layout.tree, { mode: 0o700 });
   const state: PreCopyState = { version: 1, source, files: {} };
   const result: PreCopyResult = { files: 0, bytes: 0, directories: 1, symlinks: 0, changedWhileCopied: 0, skipped: [], seconds: 0 };
   // Directory attributes are set deepest first, once their contents are written.
   const dirs: Array<[string, BigIntStats]> = [['', rootStat]];
 
-  const walk = async (rel: string): Promise<void> => {
-    for (const name of await namesIn(path.join(source, rel))) {
-      options.signal?.throwIfAborted();
-      const r = join(rel, name);
-      const src = path.join(source, r);
-      const dst = path.join(layout.tree, r);
-      const statedAtMs = Date.now();
-      const st = await lstatOrNull(src);
-      if (!st) continue;
-      switch (kindOf(st)) {
-        case 'dir':
-          await fsp.mkdir(dst, { mode: 0o700 });
-          dirs.push([r, st]);
-          result.directories += 1;
-          await walk(r);
-          break;
-        case 'file': {
-          if (!(await copyRegular(src, dst, st))) continue;
-          const entry = fileState(st, await lstatOrNull(src), statedAtMs);
-          state.files[r] = entry;
-          result.files += 1;
-          result.bytes += Number(st.size);
-          if (entry.changedWhileCopied) result.changedWhileCopied += 1;
-          options.onBytes?.(result.bytes);
-          break;
-        }
-        case 'symlink':
-          if (await copySymlink(src, dst, st)) result.symlinks += 1;
-          break;
-        case 'other':
-          result.skipped.push(r);
+  await walkSource(source, layout.tree, options.signal, async ({ rel: r, src, dst, st, statedAtMs }) => {
+    switch (kindOf(st)) {
+      case 'dir':
+        await fsp.mkdir(dst, { mode: 0o700 });
+        dirs.push([r, st]);
+        result.directories += 1;
+        return true;
+      case 'file': {
+        if (!(await copyRegular(src, dst, st))) return false;
+        const entry = fileState(st, await lstatOrNull(src), statedAtMs);
+        state.files[r] = entry;
+        result.files += 1;
+        result.bytes += Number(st.size);
+        if (entry.changedWhileCopied) result.changedWhileCopied += 1;
+        options.onBytes?.(result.bytes);
+        return false;
       }
+      case 'symlink':
+        if (await copySymlink(src, dst, st)) result.symlinks += 1;
+        return false;
+      case 'other':
+        result.skipped.push(r);
+        return false;
     }
-  };
-  await walk('');
+  });
   await finishDirectories(layout.tree, dirs);
   const tmp = `${layout.stateFile}.tmp`;
   await fsp.writeFile(tmp, JSON.stringify(state));
@@ -224,13 +213,12 @@ export async function syncDelta(source: string, staging: string, options: CopyOp
   const started = Date.now();
   const layout = stagingLayout(staging);
   const state = await readState(layout.stateFile, source);
-  const rootStat = await fsp.lstat(source, { bigint: true });
-  if (!rootStat.isDirectory()) throw new Error(`${source} is not a directory`);
+  const rootStat = await sourceRoot(source);
   if (!(await lstatOrNull(layout.tree))?.isDirectory()) {
     // No phase 1 copy (or not a directory): everything is copied now.
     await assertStaging(staging);
     await fsp.mkdir(staging, { recursive: true, mode: 0o700 });
-    if (!(await lstatOrNull(layout.marker))) await fsp.writeFile(layout.marker, `staging copy of ${source}, made by rabbitvault; removed after each backup\n`);
+    if (!(await lstatOrNull(layout.marker))) await writeMarker(layout.marker, source);
     await fsp.rm(layout.tree, { force: true });
     await fsp.mkdir(layout.tree, { mode: 0o700 });
   }
@@ -240,57 +228,80 @@ export async function syncDelta(source: string, staging: string, options: CopyOp
   const seen = new Set<string>(['']);
   const dirs: Array<[string, BigIntStats]> = [['', rootStat]];
 
-  const walk = async (rel: string): Promise<void> => {
-    for (const name of await namesIn(path.join(source, rel))) {
-      options.signal?.throwIfAborted();
-      const r = join(rel, name);
-      const src = path.join(source, r);
-      const dst = path.join(layout.tree, r);
-      const st = await lstatOrNull(src);
-      if (!st) continue;
-      const kind = kindOf(st);
-      if (kind === 'other') continue;
-      seen.add(r);
-      const existing = await lstatOrNull(dst);
-      const existingKind = existing ? kindOf(existing) : null;
-      // A path that changed type (file → directory, …) is replaced.
-      if (existing && existingKind !== kind) await removeTree(dst);
-      const present = existing !== null && existingKind === kind;
-      switch (kind) {
-        case 'dir':
-          if (present) await fsp.chmod(dst, 0o700);
-          else await fsp.mkdir(dst, { mode: 0o700 });
-          dirs.push([r, st]);
-          await walk(r);
-          break;
-        case 'file': {
-          result.filesChecked += 1;
-          if (present && !needsCopy(state?.files[r], st, existing)) break;
-          if (await copyRegular(src, dst, st)) {
-            result.filesCopied += 1;
-            result.bytesCopied += Number(st.size);
-            options.onBytes?.(result.bytesCopied);
-          } else seen.delete(r);
-          break;
+  await walkSource(source, layout.tree, options.signal, async ({ rel: r, src, dst, st }) => {
+    const kind = kindOf(st);
+    if (kind === 'other') return false;
+    seen.add(r);
+    const existing = await lstatOrNull(dst);
+    const existingKind = existing ? kindOf(existing) : null;
+    // A path that changed type (file → directory, …) is replaced.
+    if (existing && existingKind !== kind) await removeTree(dst);
+    const present = existing !== null && existingKind === kind;
+    switch (kind) {
+      case 'dir':
+        if (present) await fsp.chmod(dst, 0o700);
+        else await fsp.mkdir(dst, { mode: 0o700 });
+        dirs.push([r, st]);
+        return true;
+      case 'file': {
+        result.filesChecked += 1;
+        if (present && !needsCopy(state?.files[r], st, existing)) return false;
+        if (await copyRegular(src, dst, st)) {
+          result.filesCopied += 1;
+          result.bytesCopied += Number(st.size);
+          options.onBytes?.(result.bytesCopied);
+        } else seen.delete(r);
+        return false;
+      }
+      case 'symlink': {
+        const target = await fsp.readlink(src).catch(() => null);
+        if (target === null) {
+          seen.delete(r);
+          return false;
         }
-        case 'symlink': {
-          const target = await fsp.readlink(src).catch(() => null);
-          if (target === null) {
-            seen.delete(r);
-            break;
-          }
-          if (present && (await fsp.readlink(dst)) === target) await applyAttributes(dst, st, 'symlink');
-          else await copySymlink(src, dst, st);
-          break;
-        }
+        if (present && (await fsp.readlink(dst)) === target) await applyAttributes(dst, st, 'symlink');
+        else await copySymlink(src, dst, st);
+        return false;
       }
     }
-  };
-  await walk('');
+  });
   result.filesRemoved += await removeUnseen(layout.tree, '', seen, options.signal);
   await finishDirectories(layout.tree, dirs);
   result.seconds = (Date.now() - started) / 1000;
   return result;
+}
+
+interface SourceEntry {
+  rel: string;
+  src: string;
+  dst: string;
+  st: BigIntStats;
+  // When the entry was stat'ed (the racy rule compares its mtime with this).
+  statedAtMs: number;
+}
+
+// Depth first over the source tree; an entry that vanished meanwhile is passed
+// over; visit returns true to descend into a directory.
+async function walkSource(source: string, tree: string, signal: AbortSignal | undefined, visit: (entry: SourceEntry) => Promise<boolean>, rel = ''): Promise<void> {
+  for (const name of await namesIn(path.join(source, rel))) {
+    signal?.throwIfAborted();
+    const r = join(rel, name);
+    const src = path.join(source, r);
+    const statedAtMs = Date.now();
+    const st = await lstatOrNull(src);
+    if (!st) continue;
+    if (await visit({ rel: r, src, dst: path.join(tree, r), st, statedAtMs })) await walkSource(source, tree, signal, visit, r);
+  }
+}
+
+async function sourceRoot(source: string): Promise<BigIntStats> {
+  const st = await fsp.lstat(source, { bigint: true });
+  if (!st.isDirectory()) throw new Error(`${source} is not a directory`);
+  return st;
+}
+
+function writeMarker(marker: string, source: string): Promise<void> {
+  return fsp.writeFile(marker, `staging copy of ${source}, made by rabbitvault; removed after each backup\n`);
 }
 
 function needsCopy(before: FileState | undefined, now: BigIntStats, staged: BigIntStats | null): boolean {
