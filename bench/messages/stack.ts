@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { RabbitvaultConfig } from '../../config/schema';
+import { COMPILED_WORKER, ensureWorkerBuilt } from '../../scripts/cli/compiledWorker';
 import { freePort } from '../../scripts/devstack/ports';
 import { step } from '../../scripts/devstack/progress';
 import { IsolatedRabbitNode } from '../../scripts/devstack/rabbitmqNode';
@@ -62,10 +63,9 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
 
 // The production worker as `rabbitvault worker` runs it: dist/ (built first when stale).
 async function spawnWorkerProcess(configFile: string): Promise<ChildProcess> {
-  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('building the worker failed (see above)');
+  if (!ensureWorkerBuilt().ok) throw new Error('building the worker failed (see above)');
   // BENCH_WORKER_FLAGS: Node/V8 flags to try on the worker (e.g. --max-semi-space-size=4).
-  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean), path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean), COMPILED_WORKER, '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {

@@ -2,14 +2,21 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
+// The production worker's entry point, built by scripts/setup/build-worker.mjs.
+export const COMPILED_WORKER = path.join(root, 'dist', 'workers', 'main.js');
+
+// Builds dist/ when stale (a no-op when fresh); stderr: where the build's progress goes.
+export function ensureWorkerBuilt(stderr: 'inherit' | 'pipe' = 'inherit'): { ok: boolean; stderr: string } {
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: ['ignore', 'inherit', stderr], encoding: 'utf8' });
+  return { ok: build.status === 0, stderr: build.stderr ?? '' };
+}
 
 // `rabbitvault worker` runs the production build (dist/), built or refreshed
 // first, in a child process: plain Node keeps the worker's memory down, where
 // this CLI runs its TypeScript through tsx.
 export async function runCompiledWorker(args: string[]): Promise<number> {
-  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) return 1;
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'workers', 'main.js'), ...args], { stdio: 'inherit' });
+  if (!ensureWorkerBuilt().ok) return 1;
+  const child = spawn(process.execPath, [COMPILED_WORKER, ...args], { stdio: 'inherit' });
   // Ctrl-C reaches the child through the terminal's process group; a SIGTERM sent to this process alone is passed on.
   const forward = () => child.kill('SIGTERM');
   process.on('SIGTERM', forward);

@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { RabbitvaultConfig } from '../../config/schema';
+import { COMPILED_WORKER, ensureWorkerBuilt } from '../../scripts/cli/compiledWorker';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -14,9 +15,9 @@ export function writeConfigFile(config: RabbitvaultConfig, file: string): string
 // The production worker (dist/, built by scripts/setup/build-worker.mjs; a no-op
 // when fresh) in its own process, so a test can SIGKILL it.
 export async function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`building the worker failed: ${build.stderr}`);
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'workers', 'main.js'), '--config', configFile], {
+  const build = ensureWorkerBuilt('pipe');
+  if (!build.ok) throw new Error(`building the worker failed: ${build.stderr}`);
+  const child = spawn(process.execPath, [COMPILED_WORKER, '--config', configFile], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
