@@ -37,4 +37,5 @@ RUN mkdir -p /var/lib/rabbitvault/backups && chown -R node:node /var/lib/rabbitv
 
 USER node
 
-CMD ["node", "dist/workers/main.js"]
+# scripts/worker.sh: the worker with its memory settings (see the script).
+CMD ["scripts/worker.sh"]

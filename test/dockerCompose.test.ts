@@ -200,7 +200,7 @@ void describe('Dockerfile', () => {
     assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
     assert.match(dockerfile.slice(buildStage.length), /npm ci --omit=dev/);
     assert.match(dockerfile, /^USER (?!root\b|0\b)\S+$/m);
-    assert.match(dockerfile, /^CMD \["node", "dist\/workers\/main\.js"\]$/m);
+    assert.match(dockerfile, /^CMD \["scripts\/worker\.sh"\]$/m);
   });
 
   // What the build stage copies is enough to build: its COPY lines replayed into

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
@@ -78,6 +79,11 @@ describe('Prometheus metrics served by the worker', () => {
 
   test('after a backup, and again after the worker is killed and restarted, the figures come from storage and Temporal', async () => {
     worker = await spawnWorker(configFile);
+    // scripts/worker.sh exec'd node itself (signals reach it) with the worker's memory settings.
+    const cmdline = readFileSync(`/proc/${worker.pid}/cmdline`, 'utf8').split('\0');
+    assert.equal(cmdline[0], process.execPath);
+    assert.ok(cmdline.includes('--max-semi-space-size=4'), cmdline.join(' '));
+    assert.ok(readFileSync(`/proc/${worker.pid}/environ`, 'utf8').split('\0').includes('MALLOC_ARENA_MAX=2'));
     const ok = await start('a');
     const result = (await ok.result()) as BackupDefinitionsResult;
     const failed = await start('broken');

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load';
 import { startAutomation } from './automationStartup';
 import { createWorker } from './createWorker';
+import { memorySettingsLine } from './memorySettings';
 import { connectWorker } from './temporalConnection';
 
 // Node task queues (data-directory steps of nodes on this host): --node-queue or RABBITVAULT_NODE_QUEUES (comma-separated).
@@ -22,6 +23,7 @@ export async function runWorker(configPath?: string, nodeQueues: string[] = node
   );
   const nodeWorkers = await Promise.all(nodeQueues.map((taskQueue) => createWorker({ config, connection, taskQueue })));
   for (const q of nodeQueues) process.stderr.write(`[rabbitvault] also serving node task queue "${q}"\n`);
+  process.stderr.write(`[rabbitvault] ${memorySettingsLine()}\n`);
   const metrics = await startAutomation(config, (line) => process.stderr.write(`[rabbitvault] ${line}\n`));
   await Promise.all([worker.run(), ...nodeWorkers.map((w) => w.run())]);
   await metrics.close();

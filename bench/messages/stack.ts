@@ -1,16 +1,14 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { RabbitvaultConfig } from '../../config/schema';
-import { COMPILED_WORKER, ensureWorkerBuilt } from '../../scripts/cli/compiledWorker';
+import { ensureWorkerBuilt, spawnCompiledWorker } from '../../scripts/cli/compiledWorker';
 import { freePort } from '../../scripts/devstack/ports';
 import { step } from '../../scripts/devstack/progress';
 import { IsolatedRabbitNode } from '../../scripts/devstack/rabbitmqNode';
 import { startTemporalDevServer, type RunningTemporal } from '../../scripts/devstack/temporal';
-
-const root = path.resolve(__dirname, '..', '..');
 
 export interface MessageBenchStack {
   runDir: string;
@@ -64,8 +62,9 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
 // The production worker as `rabbitvault worker` runs it: dist/ (built first when stale).
 async function spawnWorkerProcess(configFile: string): Promise<ChildProcess> {
   if (!ensureWorkerBuilt().ok) throw new Error('building the worker failed (see above)');
-  // BENCH_WORKER_FLAGS: Node/V8 flags to try on the worker (e.g. --max-semi-space-size=4).
-  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean), COMPILED_WORKER, '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Through scripts/worker.sh, so its memory settings are what is measured; try
+  // others with MALLOC_ARENA_MAX and RABBITVAULT_WORKER_NODE_FLAGS.
+  const child = spawnCompiledWorker(['--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {

@@ -1,9 +1,15 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
-// The production worker's entry point, built by scripts/setup/build-worker.mjs.
-export const COMPILED_WORKER = path.join(root, 'dist', 'workers', 'main.js');
+// The production worker's launcher: dist/workers/main.js (built by
+// scripts/setup/build-worker.mjs) with the worker's memory settings.
+export const WORKER_LAUNCHER = path.join(root, 'scripts', 'worker.sh');
+
+// The production worker as a process, on this process's node binary.
+export function spawnCompiledWorker(args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(WORKER_LAUNCHER, args, { cwd: root, ...options, env: { ...(options.env ?? process.env), RABBITVAULT_NODE: process.execPath } });
+}
 
 // Builds dist/ when stale (a no-op when fresh); stderr: where the build's progress goes.
 export function ensureWorkerBuilt(stderr: 'inherit' | 'pipe' = 'inherit'): { ok: boolean; stderr: string } {
@@ -16,7 +22,7 @@ export function ensureWorkerBuilt(stderr: 'inherit' | 'pipe' = 'inherit'): { ok:
 // this CLI runs its TypeScript through tsx.
 export async function runCompiledWorker(args: string[]): Promise<number> {
   if (!ensureWorkerBuilt().ok) return 1;
-  const child = spawn(process.execPath, [COMPILED_WORKER, ...args], { stdio: 'inherit' });
+  const child = spawnCompiledWorker(args, { stdio: 'inherit', cwd: process.cwd() });
   // Ctrl-C reaches the child through the terminal's process group; a SIGTERM sent to this process alone is passed on.
   const forward = () => child.kill('SIGTERM');
   process.on('SIGTERM', forward);

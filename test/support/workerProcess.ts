@@ -1,11 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { stringify } from 'yaml';
 import type { RabbitvaultConfig } from '../../config/schema';
-import { COMPILED_WORKER, ensureWorkerBuilt } from '../../scripts/cli/compiledWorker';
-
-const root = path.resolve(__dirname, '..', '..');
+import { ensureWorkerBuilt, spawnCompiledWorker } from '../../scripts/cli/compiledWorker';
 
 export function writeConfigFile(config: RabbitvaultConfig, file: string): string {
   writeFileSync(file, stringify(config));
@@ -17,8 +14,7 @@ export function writeConfigFile(config: RabbitvaultConfig, file: string): string
 export async function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const build = ensureWorkerBuilt('pipe');
   if (!build.ok) throw new Error(`building the worker failed: ${build.stderr}`);
-  const child = spawn(process.execPath, [COMPILED_WORKER, '--config', configFile], {
-    cwd: root,
+  const child = spawnCompiledWorker(['--config', configFile], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
