@@ -3,7 +3,8 @@
 // dist/workers/main.js some other way sees what is missing.
 export function memorySettingsLine(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string {
   const arenas = env.MALLOC_ARENA_MAX;
-  const youngGeneration = execArgv.find((flag) => flag.startsWith('--max-semi-space-size'));
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const youngGeneration = flags.find((flag) => flag.startsWith('--max-semi-space-size'));
   if (arenas && youngGeneration) return `memory settings: MALLOC_ARENA_MAX=${arenas} ${youngGeneration}`;
   const missing = [arenas ? undefined : 'MALLOC_ARENA_MAX', youngGeneration ? undefined : '--max-semi-space-size'].filter(Boolean).join(' and ');
   return `memory settings: ${missing} not set (start the worker with scripts/worker.sh; without them it peaks about 50 MiB higher under message load)`;
