@@ -32,6 +32,8 @@ export const FailureType = {
   DataDirectoryRestoreRefused: 'DataDirectoryRestoreRefused',
   DowntimeLimitReached: 'DowntimeLimitReached',
   ResticError: 'ResticError',
+  // Another data-directory backup or restore of the cluster holds its lock.
+  ClusterBusy: 'ClusterBusy',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

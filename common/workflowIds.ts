@@ -28,3 +28,9 @@ export function backupDataDirectoryWorkflowId(cluster: string, at: Date): string
 export function restoreDataDirectoryWorkflowId(cluster: string, at: Date): string {
   return `restore-data-${cluster}-${compactUtc(at)}`;
 }
+
+// Fixed per cluster: held by the one data-directory backup or restore running
+// on it (workflows/dataDirectoryLock.ts).
+export function dataDirectoryLockWorkflowId(cluster: string): string {
+  return `rabbitvault-data-directory-lock-${cluster}`;
+}

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import amqp from 'amqplib';
 import type { RabbitvaultConfig } from '../config/schema';
+import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
 import type { IsolatedRabbitNode } from '../scripts/devstack/rabbitmqNode';
 import { clusterEntry, startHarness, testConfig, type Harness } from './support/harness';
 
@@ -97,12 +98,19 @@ export async function recordDataDirectoryHistories(dir: string, node: IsolatedRa
     ['backupDataDirectory', 'backup-data-directory', { cluster: 'c', copy: 'while-stopped', heartbeatTimeoutSeconds: 10 }],
     ['backupDataDirectory', 'backup-data-directory-pre-copy', { cluster: 'c', heartbeatTimeoutSeconds: 10 }],
     ['restoreDataDirectory', 'restore-data-directory', { cluster: 'c', from: 'latest', heartbeatTimeoutSeconds: 10 }],
+    // With the cluster lock (patch data-directory-lock); the lock's own history is kept beside them.
+    ['backupDataDirectory', 'backup-data-directory-locked', { cluster: 'c', heartbeatTimeoutSeconds: 10 }],
+    ['restoreDataDirectory', 'restore-data-directory-locked', { cluster: 'c', from: 'latest', heartbeatTimeoutSeconds: 10 }],
   ];
   try {
     for (const [type, name, input] of runs.filter(([, n]) => !only || only.includes(n))) {
       const handle = await h.client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
       await handle.result();
       writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
+      if (name === 'restore-data-directory-locked') {
+        const lock = h.client.workflow.getHandle(dataDirectoryLockWorkflowId('c'));
+        writeFileSync(path.join(dir, 'data-directory-lock.json'), JSON.stringify(await lock.fetchHistory(), null, 1));
+      }
     }
   } finally {
     await h.stop();

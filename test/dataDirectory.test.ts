@@ -7,6 +7,7 @@ import { LocalDirectoryStorage } from '../activities/storage/local';
 import { S3ObjectStorage } from '../activities/storage/s3';
 import type { S3StorageTarget } from '../config/schema';
 import type { Manifest } from '../common/manifest';
+import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
 import type { BackupDataDirectoryResult, NodeBackupRecord } from '../workflows/backupDataDirectory';
 import type { RestoreDataDirectoryResult } from '../workflows/restoreDataDirectory';
 import { appRunning, dataConfig, fillQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
@@ -51,7 +52,21 @@ describe('data-directory backup and restore', () => {
     // let the freshly filled message stores age past that, as a node's older data has.
     await new Promise((r) => setTimeout(r, 3000));
     const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId('pre-copy'), args: [{ cluster: 'c', ...quick }] });
+    // While it runs, a second data-directory operation on the cluster is refused before it does anything.
+    const lock = h.client.workflow.getHandle(dataDirectoryLockWorkflowId('c'));
+    for (let i = 0; (await lock.describe().catch(() => undefined))?.status.name !== 'RUNNING'; i++) {
+      assert.ok(i < 100, 'the backup took the cluster lock');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await lock.describe()).parentExecution?.workflowId, handle.workflowId, 'the lock names its holder as its parent');
+    const second = await h.client.workflow.start('backupDataDirectory', { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId('second'), args: [{ cluster: 'c', ...quick }] });
+    const busy = await failureOf(second.result());
+    assert.equal(busy.type, 'ClusterBusy');
+    assert.match(busy.message, /^cluster c is busy: another data-directory backup or restore of it is running .* nothing was stopped or changed/);
+    const secondSteps = ((await second.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    assert.deepEqual(secondSteps, [], 'the refused backup ran no step');
     const backup = (await handle.result()) as BackupDataDirectoryResult;
+    assert.equal((await lock.describe()).status.name, 'COMPLETED', 'the lock is released, not left to the parent-close policy');
     assert.equal(backup.nodes.length, 1);
     const [copied] = backup.nodes;
     assert.ok(await appRunning(a), 'RabbitMQ runs again after the backup');

@@ -1,11 +1,13 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { StreamedDataDirectory } from '../activities/node/backupActivities';
+import type { z } from 'zod';
 import type { NodeFacts } from '../activities/node/rabbitNode';
 import type { DeltaResult } from '../activities/node/stagedCopy';
 import type { TarSummary } from '../activities/archive/tarGuard';
 import { BackupDataDirectoryInput, type DataDirectoryCopy } from '../common/dataDirectoryInputs';
 import { newSetId, setPrefix } from '../common/names';
 import { allOrCancel, describe, nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { withDataDirectoryLock } from './dataDirectoryLock';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
 
 // How a node's data directory was copied, with the figures of the two phases.
@@ -56,6 +58,11 @@ interface NodePlan {
 // With copy: while-stopped: preflight → stop_app → tar|zstd|upload → start_app → verify → manifest.
 export async function backupDataDirectory(rawInput: BackupDataDirectoryInput): Promise<BackupDataDirectoryResult> {
   const input = parseWorkflowInput(BackupDataDirectoryInput, rawInput, 'backupDataDirectory');
+  // Runs started before the cluster lock existed replay without it.
+  return patched('data-directory-lock') ? withDataDirectoryLock(input.cluster, () => backUp(input)) : backUp(input);
+}
+
+async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise<BackupDataDirectoryResult> {
   // Runs started before the two-phase copy existed copied while stopped, and replay so.
   const preCopyOn = patched('data-directory-pre-copy') && input.copy === 'pre-copy';
   const progress = trackProgress();

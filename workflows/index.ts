@@ -10,3 +10,4 @@ export { validateBackups } from './validateBackups';
 export { restoreDrill } from './restoreDrill';
 export { backupDataDirectory } from './backupDataDirectory';
 export { restoreDataDirectory } from './restoreDataDirectory';
+export { dataDirectoryLock } from './dataDirectoryLock';

@@ -1,10 +1,12 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { NodeFacts } from '../activities/node/rabbitNode';
 import { RestoreDataDirectoryInput } from '../common/dataDirectoryInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
 import type { NodeBackupRecord } from './backupDataDirectory';
 import { nodeActivities, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { withDataDirectoryLock } from './dataDirectoryLock';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoreDataDirectoryResult {
@@ -20,6 +22,11 @@ export interface RestoreDataDirectoryResult {
 // on failure the previous data directory is put back and the node started.
 export async function restoreDataDirectory(rawInput: RestoreDataDirectoryInput): Promise<RestoreDataDirectoryResult> {
   const input = parseWorkflowInput(RestoreDataDirectoryInput, rawInput, 'restoreDataDirectory');
+  // Runs started before the cluster lock existed replay without it.
+  return patched('data-directory-lock') ? withDataDirectoryLock(input.cluster, () => restore(input)) : restore(input);
+}
+
+async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promise<RestoreDataDirectoryResult> {
   const progress = trackProgress();
   const act = activitiesWithRetry(input.retry);
   const timing: SagaTiming = input;
