@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { listSets } from '../activities/backupSets/catalog';
+import { resticRepository } from '../activities/restic/repository';
+import { Restic } from '../activities/restic/restic';
 import { decideRetention, type RetentionCandidate } from '../activities/retention/policy';
 import { storageOpener } from '../activities/storage/openStorage';
 import type { StorageBackend } from '../activities/storage/backend';
@@ -173,5 +177,85 @@ describe('pruneBackups on every storage backend', () => {
     } finally {
       await restore.terminate('test done');
     }
+  });
+});
+
+// Data-directory sets taken with restic: their snapshots live in the target's
+// restic repository (real restic, local repository), tagged cluster=,set=.
+describe('pruneBackups and restic', () => {
+  const cluster = `rr-${randomBytes(3).toString('hex')}`;
+  let h: Harness;
+  let config: RabbitvaultConfig;
+  let restic: Restic;
+
+  before(async () => {
+    const base = testConfig({ a: clusterEntry(testNode(0)) });
+    const local = { ...(base.storage.targets.local as { type: 'local'; path: string }), resticPassword: 'value:test-restic-password' };
+    config = RabbitvaultConfig.parse({ ...base, storage: { default: 'local', targets: { local } }, retention: { default: { keepLast: 1 } } });
+    h = await startHarness(config);
+    restic = new Restic(resticRepository(config, 'local'));
+    await restic.ensureRepository();
+  });
+  after(() => h.stop());
+
+  // One set as backupDataDirectory (method restic) leaves it: a snapshot of
+  // distinct data, the pointer object, and the manifest.
+  async function resticSet(hoursAgo: number): Promise<{ setId: string; snapshotId: string; data: Buffer }> {
+    const setId = setIdAt(new Date(Date.now() - hoursAgo * HOUR));
+    const data = randomBytes(512 * 1024);
+    const summary = await restic.backupStdin(Readable.from([data]), { filename: 'rabbit.tar', host: 'rabbit@node', tags: [`cluster=${cluster}`, `set=${setId}`] });
+    const backend = storageOpener(config)('local').backend;
+    const prefix = `${cluster}/data-directory/${setId}`;
+    const pointer = Buffer.from(JSON.stringify({ repository: restic.repository.location, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded, file: '/rabbit.tar' }));
+    await backend.put(`${prefix}/rabbit@node.restic.json`, pointer);
+    const manifest = {
+      schemaVersion: 1,
+      cluster,
+      component: 'data-directory',
+      setId,
+      rabbitmqVersion: null,
+      artifacts: [{ name: 'rabbit@node.restic.json', size: pointer.length, sha256: createHash('sha256').update(pointer).digest('hex') }],
+      workflow: { workflowId: 'synthetic', runId: 'synthetic' },
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      toolVersion: 'test',
+      details: { method: 'restic', nodes: [] },
+    };
+    await backend.put(`${prefix}/${MANIFEST_FILE}`, Buffer.from(JSON.stringify(manifest)));
+    return { setId, snapshotId: summary.snapshotId, data };
+  }
+
+  const rawDataBytes = () => {
+    const r = spawnSync('restic', ['stats', '--mode', 'raw-data', '--json'], { env: { ...process.env, ...restic.repository.env, RESTIC_REPOSITORY: restic.repository.location }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { total_size: number }).total_size;
+  };
+
+  test('deleting a data-directory set forgets its restic snapshots and prunes their data; the kept set still restores byte for byte', async () => {
+    const old = [await resticSet(3), await resticSet(2)];
+    const kept = await resticSet(1);
+    // Another cluster's snapshot in the same repository is not ours to touch.
+    const foreign = await restic.backupStdin(Readable.from([randomBytes(1024)]), { filename: 'x', host: 'h', tags: ['cluster=someone-else', `set=${old[0]!.setId}`] });
+    const before = rawDataBytes();
+
+    const result: PruneBackupsResult = await h.client.workflow.execute('pruneBackups', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: workflowId('prune-restic'),
+      args: [{ clusters: [cluster], dryRun: false }],
+    });
+    const [local] = result.storages;
+    assert.deepEqual(local!.deleted.map((d) => d.setId).sort(), old.map((s) => s.setId).sort());
+    assert.equal(local!.resticSnapshotsForgotten, 2);
+    assert.ok(local!.resticPruneSeconds! > 0);
+
+    // restic 0.14's backup summary gives the short id.
+    const left = (await restic.snapshots()).map((s) => s.short_id).sort();
+    assert.deepEqual(left, [kept.snapshotId, foreign.snapshotId].map((id) => id.slice(0, 8)).sort(), 'only the deleted sets lost their snapshots');
+    const after = rawDataBytes();
+    assert.ok(after < before - 2 * 512 * 1024 * 0.9, `prune freed the deleted sets' data: ${before} -> ${after} bytes`);
+    await restic.check();
+    const chunks: Buffer[] = [];
+    for await (const chunk of restic.dump(kept.snapshotId, '/rabbit.tar')) chunks.push(chunk as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(kept.data), 'the kept snapshot is intact');
   });
 });

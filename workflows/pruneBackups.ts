@@ -1,17 +1,30 @@
+import { patched } from '@temporalio/workflow';
 import type { RetentionDecision } from '../activities/retention/policy';
 import { PruneBackupsInput } from '../common/automationInputs';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
 
 export interface PruneBackupsResult {
   dryRun: boolean;
-  storages: Array<{ storage: string; location: string; deleted: RetentionDecision[]; kept: RetentionDecision[] }>;
+  storages: Array<{
+    storage: string;
+    location: string;
+    deleted: RetentionDecision[];
+    kept: RetentionDecision[];
+    // Restic snapshots of the deleted data-directory sets, forgotten; then `restic prune` (not in a dry run).
+    resticSnapshotsForgotten?: number;
+    resticPruneSeconds?: number;
+  }>;
   deletedSets: number;
   deletedBytes: number;
 }
 
+// restic prune rewrites the repository's packs: hours on a large repository.
+const RESTIC_PRUNE_TIMEOUT_SECONDS = 6 * 3600;
+
 // The guide's retention script, per component policy, on every storage target.
 // Never the newest complete set of a cluster+component, never a set a running
-// restore reads; each set's manifest is deleted first.
+// restore reads; each set's manifest is deleted first. The restic snapshots of
+// deleted data-directory sets are forgotten, then the repository pruned.
 export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBackupsResult> {
   const input = parseWorkflowInput(PruneBackupsInput, rawInput, 'pruneBackups');
   const progress = trackProgress();
@@ -31,11 +44,21 @@ export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBa
       .planPrune({ storage, clusters: input.clusters, components: input.components, inUse, now })
       .catch(fail(`listing the sets of storage ${storage}`));
     const doomed = plan.decisions.filter((d) => d.action === 'delete');
+    const restic: { resticSnapshotsForgotten?: number; resticPruneSeconds?: number } = {};
     if (!input.dryRun && doomed.length > 0) {
       progress('deleting', `${doomed.length} sets from ${storage}`);
-      await act.deleteBackupSets({ storage, prefixes: doomed.map((d) => d.prefix) }).catch(fail(`deleting sets from storage ${storage}`));
+      const deleted = await act.deleteBackupSets({ storage, prefixes: doomed.map((d) => d.prefix) }).catch(fail(`deleting sets from storage ${storage}`));
+      // Runs started before restic snapshots were cleaned up replay without it.
+      if (deleted.resticSets && patched('restic-prune')) {
+        restic.resticSnapshotsForgotten = deleted.resticSnapshotsForgotten;
+        progress('restic prune', `${deleted.resticSnapshotsForgotten} snapshots forgotten in the restic repository of ${storage}; freeing their data`);
+        const pruned = await activitiesWithRetry({ ...input.retry, attemptTimeoutSeconds: RESTIC_PRUNE_TIMEOUT_SECONDS }, 60)
+          .pruneResticRepository({ storage, timeoutSeconds: RESTIC_PRUNE_TIMEOUT_SECONDS })
+          .catch(fail(`restic prune of the repository of storage ${storage} (the sets and their snapshots are already gone)`));
+        restic.resticPruneSeconds = pruned.seconds;
+      }
     }
-    result.storages.push({ storage, location: plan.location, deleted: doomed, kept: plan.decisions.filter((d) => d.action === 'keep') });
+    result.storages.push({ storage, location: plan.location, deleted: doomed, kept: plan.decisions.filter((d) => d.action === 'keep'), ...restic });
     result.deletedSets += doomed.length;
     result.deletedBytes += doomed.reduce((sum, d) => sum + d.bytes, 0);
   }

@@ -9,7 +9,7 @@ import { ByteCounter } from '../archive/counting';
 import { storeArtifact } from '../backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
 import { Restic } from '../restic/restic';
-import { resticRepository } from '../restic/repository';
+import { RESTIC_POINTER_SUFFIX, resticRepository } from '../restic/repository';
 import { configuredNodes, nodeConfig, rabbitNode } from './hosts';
 import type { NodeFacts } from './rabbitNode';
 import { streamWatch } from './streaming';
@@ -28,7 +28,7 @@ export interface StreamedDataDirectory {
 
 // Artifact names: one per node in the set (node names hold no slash).
 export function artifactName(node: string, method: DataDirectoryMethod): string {
-  return method === 'archive' ? `${node}${ARCHIVE_EXTENSION}` : `${node}.restic.json`;
+  return method === 'archive' ? `${node}${ARCHIVE_EXTENSION}` : `${node}${RESTIC_POINTER_SUFFIX}`;
 }
 export const RESTIC_FILE = 'data-directory.tar';
 

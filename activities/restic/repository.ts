@@ -5,6 +5,9 @@ import type { RabbitvaultConfig } from '../../config/schema';
 import { storageTarget } from '../storage/openStorage';
 import { resolveSecret } from '../secrets/resolveSecret';
 
+// A data-directory set taken with restic holds one pointer object per node: <node>.restic.json.
+export const RESTIC_POINTER_SUFFIX = '.restic.json';
+
 export interface ResticRepository {
   // Where the repository lives, without any secret: safe for manifests and messages.
   location: string;

@@ -34,12 +34,7 @@ export class Restic {
 
   // Creates the repository on first use.
   async ensureRepository(): Promise<void> {
-    try {
-      await this.run(['cat', 'config'], 120_000);
-    } catch (error) {
-      if (!/does not exist|unable to open config|Is there a repository/i.test((error as Error).message)) throw error;
-      await this.run(['init'], 120_000);
-    }
+    if (!(await this.exists())) await this.run(['init'], 120_000);
   }
 
   async backupStdin(input: Readable, options: { filename: string; host: string; tags: string[] }): Promise<ResticBackupSummary> {
@@ -72,14 +67,36 @@ export class Restic {
     await this.run(['check'], 3_600_000);
   }
 
-  async snapshots(filter: { host?: string } = {}): Promise<Array<{ id: string; short_id: string; time: string; hostname: string; tags?: string[] }>> {
-    return JSON.parse(await this.run(['snapshots', '--json', ...(filter.host ? ['--host', filter.host] : [])], 120_000)) as Array<{
+  // filter.tags: snapshots carrying every one of them.
+  async snapshots(filter: { host?: string; tags?: string[] } = {}): Promise<Array<{ id: string; short_id: string; time: string; hostname: string; tags?: string[] }>> {
+    const args = ['snapshots', '--json', ...(filter.host ? ['--host', filter.host] : []), ...(filter.tags ? ['--tag', filter.tags.join(',')] : [])];
+    return JSON.parse(await this.run(args, 120_000)) as Array<{
       id: string;
       short_id: string;
       time: string;
       hostname: string;
       tags?: string[];
     }>;
+  }
+
+  // False when nothing was ever backed up to it (no config file yet).
+  async exists(): Promise<boolean> {
+    try {
+      await this.run(['cat', 'config'], 120_000);
+      return true;
+    } catch (error) {
+      if (/does not exist|unable to open config|Is there a repository/i.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
+  async forget(snapshotIds: string[]): Promise<void> {
+    if (snapshotIds.length) await this.run(['forget', ...snapshotIds], 600_000);
+  }
+
+  // Removes the data no snapshot references any more; holds the repository's exclusive lock meanwhile.
+  async prune(timeoutMs: number): Promise<void> {
+    await this.run(['prune'], timeoutMs);
   }
 
   private failure(message: string): ApplicationFailure {

@@ -1,8 +1,11 @@
-import { heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../../common/manifest';
 import { Component } from '../../common/names';
 import { listSetLocations, readManifest, type SetLocation } from '../backupSets/catalog';
+import { RESTIC_POINTER_SUFFIX, resticRepository } from '../restic/repository';
+import { Restic } from '../restic/restic';
 import type { StorageBackend } from '../storage/backend';
+import { storageTarget } from '../storage/openStorage';
 import type { ActivityDeps } from '../deps';
 import { temporalClient } from '../schedules/temporalClient';
 import { decideRetention, type Protection, type RetentionDecision } from './policy';
@@ -50,8 +53,17 @@ export function createRetentionActivities(deps: ActivityDeps) {
     },
 
     // The manifest goes first, so a half-deleted set is incomplete and never offered for restore.
-    async deleteBackupSets(input: { storage: string; prefixes: string[] }): Promise<{ deleted: string[]; objects: number }> {
+    // A data-directory set taken with restic also has its snapshots in the
+    // target's restic repository (tagged cluster=<cluster>,set=<set id>): they
+    // are forgotten after the manifest is gone and before the set's other
+    // objects, so a retry still finds the set; pruneResticRepository then frees their data.
+    // resticSets: restic data-directory sets among them (snapshots found, or a pointer object left by an earlier attempt).
+    async deleteBackupSets(input: { storage: string; prefixes: string[] }): Promise<{ deleted: string[]; objects: number; resticSets: number; resticSnapshotsForgotten: number }> {
       const { backend } = deps.openStorage(input.storage);
+      const restic = await resticOf(deps, input.storage);
+      // An earlier attempt's count comes back with its heartbeat.
+      let resticSnapshotsForgotten = (activityInfo().heartbeatDetails as { resticSnapshotsForgotten?: number } | undefined)?.resticSnapshotsForgotten ?? 0;
+      let resticSets = 0;
       // One listing per <cluster>/<component>/, not one per set: listings cost the whole folder.
       const byParent = new Map<string, string[]>();
       for (const prefix of input.prefixes) {
@@ -67,19 +79,52 @@ export function createRetentionActivities(deps: ActivityDeps) {
           keys.set(setPrefix, [...(keys.get(setPrefix) ?? []), object.key]);
         }
         for (const prefix of prefixes) {
-          if (deleted.length % 50 === 0) heartbeat({ prefix, setsDeleted: deleted.length });
+          if (deleted.length % 50 === 0) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
           const manifest = `${prefix}/${MANIFEST_FILE}`;
           await backend.delete(manifest);
-          for (const key of keys.get(prefix) ?? []) {
+          const [cluster, component, setId] = prefix.split('/');
+          const setKeys = keys.get(prefix) ?? [];
+          // Pointer objects (<node>.restic.json) go last: a retry after the forget still sees a restic set, and prunes.
+          const pointers = setKeys.filter((key) => key.endsWith(RESTIC_POINTER_SUFFIX));
+          if (restic && component === 'data-directory') {
+            const snapshots = await restic.snapshots({ tags: [`cluster=${cluster}`, `set=${setId}`] });
+            await restic.forget(snapshots.map((snapshot) => snapshot.id));
+            if (snapshots.length || pointers.length) resticSets += 1;
+            resticSnapshotsForgotten += snapshots.length;
+            if (snapshots.length) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
+          }
+          for (const key of [...setKeys.filter((k) => !pointers.includes(k)), ...pointers]) {
             if (key !== manifest) await backend.delete(key);
             objects += 1;
           }
           deleted.push(prefix);
         }
       }
-      return { deleted, objects };
+      return { deleted, objects, resticSets, resticSnapshotsForgotten };
+    },
+
+    // `restic prune` after snapshots were forgotten: it can take long on a large
+    // repository, so it heartbeats and has its own timeout.
+    async pruneResticRepository(input: { storage: string; timeoutSeconds: number }): Promise<{ repository: string; seconds: number }> {
+      const restic = await resticOf(deps, input.storage);
+      if (!restic) return { repository: 'none', seconds: 0 };
+      const started = Date.now();
+      const beat = setInterval(() => heartbeat({ pruningSeconds: Math.round((Date.now() - started) / 1000) }), 5_000);
+      try {
+        await restic.prune(input.timeoutSeconds * 1000);
+      } finally {
+        clearInterval(beat);
+      }
+      return { repository: restic.repository.location, seconds: (Date.now() - started) / 1000 };
     },
   };
+}
+
+// The storage target's restic repository, when it has one to clean (a restic password set and the repository created).
+async function resticOf(deps: ActivityDeps, storage: string): Promise<Restic | undefined> {
+  if (!storageTarget(deps.config, storage).target.resticPassword) return undefined;
+  const restic = new Restic(resticRepository(deps.config, storage));
+  return (await restic.exists()) ? restic : undefined;
 }
 
 // The set kept as "newest complete" must really be restorable: newest first,
