@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { listSets } from '../activities/backupSets/catalog';
@@ -15,7 +16,9 @@ import { RabbitvaultConfig } from '../config/schema';
 import type { PruneBackupsResult } from '../workflows/pruneBackups';
 import { clusterEntry, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { ensureTestBucket } from './support/minioBucket';
-import { testNode } from './support/stack';
+import { runCli } from './support/cli';
+import { scratchDir, testNode } from './support/stack';
+import { writeConfigFile } from './support/workerProcess';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -238,11 +241,13 @@ describe('pruneBackups and restic', () => {
     const foreign = await restic.backupStdin(Readable.from([randomBytes(1024)]), { filename: 'x', host: 'h', tags: ['cluster=someone-else', `set=${old[0]!.setId}`] });
     const before = rawDataBytes();
 
-    const result: PruneBackupsResult = await h.client.workflow.execute('pruneBackups', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: workflowId('prune-restic'),
-      args: [{ clusters: [cluster], dryRun: false }],
-    });
+    // Through the CLI as an operator runs it; the figures then from the workflow's result.
+    const dir = scratchDir('prune-restic-cli');
+    const cli = await runCli(['prune', '--cluster', cluster, '--apply', '--wait', '--config', writeConfigFile(config, path.join(dir, 'rabbitvault.yaml'))], dir);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^ {2}restic: 2 snapshots forgotten, repository pruned in \d+\.\d s$/m);
+    const started = /workflow id (\S+)/.exec(cli.stdout + cli.stderr)?.[1];
+    const result = (await h.client.workflow.getHandle(started!).result()) as PruneBackupsResult;
     const [local] = result.storages;
     assert.deepEqual(local!.deleted.map((d) => d.setId).sort(), old.map((s) => s.setId).sort());
     assert.equal(local!.resticSnapshotsForgotten, 2);
