@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { listSets } from '../activities/backupSets/catalog';
-import { resticRepository } from '../activities/restic/repository';
-import { Restic } from '../activities/restic/restic';
+import type { Restic } from '../activities/restic/restic';
 import { decideRetention, type RetentionCandidate } from '../activities/retention/policy';
 import { storageOpener } from '../activities/storage/openStorage';
 import type { StorageBackend } from '../activities/storage/backend';
@@ -17,6 +16,7 @@ import type { PruneBackupsResult } from '../workflows/pruneBackups';
 import { clusterEntry, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { ensureTestBucket } from './support/minioBucket';
 import { runCli } from './support/cli';
+import { openResticRepository, withResticLocalTarget, writeResticSet } from './support/resticSets';
 import { scratchDir, testNode } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
 
@@ -192,41 +192,13 @@ describe('pruneBackups and restic', () => {
   let restic: Restic;
 
   before(async () => {
-    const base = testConfig({ a: clusterEntry(testNode(0)) });
-    const local = { ...(base.storage.targets.local as { type: 'local'; path: string }), resticPassword: 'value:test-restic-password' };
-    config = RabbitvaultConfig.parse({ ...base, storage: { default: 'local', targets: { local } }, retention: { default: { keepLast: 1 } } });
+    config = withResticLocalTarget(testConfig({ a: clusterEntry(testNode(0)) }));
     h = await startHarness(config);
-    restic = new Restic(resticRepository(config, 'local'));
-    await restic.ensureRepository();
+    restic = await openResticRepository(config);
   });
   after(() => h.stop());
 
-  // One set as backupDataDirectory (method restic) leaves it: a snapshot of
-  // distinct data, the pointer object, and the manifest.
-  async function resticSet(hoursAgo: number): Promise<{ setId: string; snapshotId: string; data: Buffer }> {
-    const setId = setIdAt(new Date(Date.now() - hoursAgo * HOUR));
-    const data = randomBytes(512 * 1024);
-    const summary = await restic.backupStdin(Readable.from([data]), { filename: 'rabbit.tar', host: 'rabbit@node', tags: [`cluster=${cluster}`, `set=${setId}`] });
-    const backend = storageOpener(config)('local').backend;
-    const prefix = `${cluster}/data-directory/${setId}`;
-    const pointer = Buffer.from(JSON.stringify({ repository: restic.repository.location, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded, file: '/rabbit.tar' }));
-    await backend.put(`${prefix}/rabbit@node.restic.json`, pointer);
-    const manifest = {
-      schemaVersion: 1,
-      cluster,
-      component: 'data-directory',
-      setId,
-      rabbitmqVersion: null,
-      artifacts: [{ name: 'rabbit@node.restic.json', size: pointer.length, sha256: createHash('sha256').update(pointer).digest('hex') }],
-      workflow: { workflowId: 'synthetic', runId: 'synthetic' },
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      toolVersion: 'test',
-      details: { method: 'restic', nodes: [] },
-    };
-    await backend.put(`${prefix}/${MANIFEST_FILE}`, Buffer.from(JSON.stringify(manifest)));
-    return { setId, snapshotId: summary.snapshotId, data };
-  }
+  const resticSet = (hoursAgo: number) => writeResticSet(config, restic, cluster, new Date(Date.now() - hoursAgo * HOUR));
 
   const rawDataBytes = () => {
     const r = spawnSync('restic', ['stats', '--mode', 'raw-data', '--json'], { env: { ...process.env, ...restic.repository.env, RESTIC_REPOSITORY: restic.repository.location }, encoding: 'utf8' });

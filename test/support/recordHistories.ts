@@ -7,6 +7,7 @@ import { clusterEntry, startHarness, testConfig } from './harness';
 import { declareQueue } from './rabbitHttp';
 import { testNode } from './stack';
 import { recordDataDirectoryHistories } from '../dataDirectory.support';
+import { recordResticPruneHistory } from './resticSets';
 
 test('record workflow histories', async () => {
   const a = testNode(0);
@@ -42,3 +43,6 @@ test('record workflow histories', async () => {
 
 // Data-directory workflows need node access and a node worker: recorded by their own helper.
 test('record data-directory workflow histories', () => recordDataDirectoryHistories(path.join(__dirname, '..', 'histories'), testNode(0)));
+
+// Retention of restic data-directory sets (forget + prune) needs a restic repository.
+test('record the restic retention history', () => recordResticPruneHistory(path.join(__dirname, '..', 'histories'), { a: clusterEntry(testNode(0)) }));
