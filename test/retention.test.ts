@@ -206,28 +206,37 @@ describe('pruneBackups and restic', () => {
     return (JSON.parse(r.stdout) as { total_size: number }).total_size;
   };
 
-  test('deleting a data-directory set forgets its restic snapshots and prunes their data; the kept set still restores byte for byte', async () => {
+  test('deleting a data-directory set forgets its restic snapshots and prunes their data, orphaned snapshots after the grace period too; the kept set still restores byte for byte', async () => {
     const old = [await resticSet(3), await resticSet(2)];
     const kept = await resticSet(1);
     // Another cluster's snapshot in the same repository is not ours to touch.
     const foreign = await restic.backupStdin(Readable.from([randomBytes(1024)]), { filename: 'x', host: 'h', tags: ['cluster=someone-else', `set=${old[0]!.setId}`] });
+    // Snapshots whose backup died before writing its set: past the 24 h grace, and within it.
+    const orphan = async (hoursAgo: number) => {
+      const setId = setIdAt(new Date(Date.now() - hoursAgo * HOUR));
+      const summary = await restic.backupStdin(Readable.from([randomBytes(64 * 1024)]), { filename: 'rabbit.tar', host: 'rabbit@node', tags: [`cluster=${cluster}`, `set=${setId}`] });
+      return { setId, snapshotId: summary.snapshotId };
+    };
+    const [staleOrphan, youngOrphan] = [await orphan(30), await orphan(1)];
     const before = rawDataBytes();
 
     // Through the CLI as an operator runs it; the figures then from the workflow's result.
     const dir = scratchDir('prune-restic-cli');
     const cli = await runCli(['prune', '--cluster', cluster, '--apply', '--wait', '--config', writeConfigFile(config, path.join(dir, 'rabbitvault.yaml'))], dir);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /^ {2}restic: 2 snapshots forgotten, repository pruned in \d+\.\d s$/m);
+    assert.match(cli.stdout, /^ {2}restic: 3 snapshots forgotten, repository pruned in \d+\.\d s$/m);
     const started = /workflow id (\S+)/.exec(cli.stdout + cli.stderr)?.[1];
     const result = (await h.client.workflow.getHandle(started!).result()) as PruneBackupsResult;
     const [local] = result.storages;
-    assert.deepEqual(local!.deleted.map((d) => d.setId).sort(), old.map((s) => s.setId).sort());
-    assert.equal(local!.resticSnapshotsForgotten, 2);
+    assert.deepEqual(local!.deleted.map((d) => d.setId).sort(), [...old.map((s) => s.setId), staleOrphan.setId].sort());
+    assert.match(local!.deleted.find((d) => d.setId === staleOrphan.setId)!.reason, /^restic snapshot with no set in storage .*older than 24 h/);
+    assert.match(local!.kept.find((d) => d.setId === youngOrphan.setId)!.reason, /^restic snapshot with no set in storage .*younger than 24 h/);
+    assert.equal(local!.resticSnapshotsForgotten, 3);
     assert.ok(local!.resticPruneSeconds! > 0);
 
     // restic 0.14's backup summary gives the short id.
     const left = (await restic.snapshots()).map((s) => s.short_id).sort();
-    assert.deepEqual(left, [kept.snapshotId, foreign.snapshotId].map((id) => id.slice(0, 8)).sort(), 'only the deleted sets lost their snapshots');
+    assert.deepEqual(left, [kept.snapshotId, foreign.snapshotId, youngOrphan.snapshotId].map((id) => id.slice(0, 8)).sort(), 'only the deleted sets lost their snapshots');
     const after = rawDataBytes();
     assert.ok(after < before - 2 * 512 * 1024 * 0.9, `prune freed the deleted sets' data: ${before} -> ${after} bytes`);
     await restic.check();

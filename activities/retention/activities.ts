@@ -1,6 +1,6 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../../common/manifest';
-import { Component } from '../../common/names';
+import { Component, ResourceName, SetId, setPrefix } from '../../common/names';
 import { listSetLocations, readManifest, type SetLocation } from '../backupSets/catalog';
 import { RESTIC_POINTER_SUFFIX, resticRepository } from '../restic/repository';
 import { Restic } from '../restic/restic';
@@ -30,9 +30,10 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // Decisions for every set of one storage target, by each component's policy.
     async planPrune(input: { storage: string; clusters?: string[]; components?: string[]; inUse: RestoreInUse[]; now: string }): Promise<PrunePlan> {
       const { name, backend } = deps.openStorage(input.storage);
-      const sets = (await listSetLocations(backend)).filter(
-        (s) => (!input.clusters || input.clusters.includes(s.cluster)) && (!input.components || input.components.includes(s.component)),
-      );
+      const wanted = (cluster: string, component: string) => (!input.clusters || input.clusters.includes(cluster)) && (!input.components || input.components.includes(component));
+      const sets = (await listSetLocations(backend)).filter((s) => wanted(s.cluster, s.component));
+      const orphans = await resticOrphans(deps, input.storage, sets, wanted, input.components);
+      sets.push(...orphans);
       const groups = new Map<string, typeof sets>();
       for (const s of sets) groups.set(`${s.cluster}/${s.component}`, [...(groups.get(`${s.cluster}/${s.component}`) ?? []), s]);
       const { retention } = deps.config;
@@ -49,6 +50,8 @@ export function createRetentionActivities(deps: ActivityDeps) {
         const candidates = group.map(({ cluster: c, component: k, setId, prefix, complete, bytes }) => ({ cluster: c, component: k, setId, prefix, complete, bytes }));
         decisions.push(...decideRetention(candidates, policy, new Date(input.now), retention.incompleteGraceHours, protection));
       }
+      const orphanPrefixes = new Set(orphans.map((o) => o.prefix));
+      for (const d of decisions) if (orphanPrefixes.has(d.prefix)) d.reason = `restic snapshot with no set in storage (its backup died before writing the set); ${d.reason}`;
       return { storage: name, location: backend.locate(''), decisions };
     },
 
@@ -118,6 +121,36 @@ export function createRetentionActivities(deps: ActivityDeps) {
       return { repository: restic.repository.location, seconds: (Date.now() - started) / 1000 };
     },
   };
+}
+
+// Snapshots of our data-directory backups (tags cluster=,set=) whose set has
+// no object in storage: a backup that died after restic stored its snapshot and
+// before it wrote the set. They join the plan as incomplete sets with nothing
+// in storage, so the grace period applies and deleting one forgets its snapshots.
+async function resticOrphans(
+  deps: ActivityDeps,
+  storage: string,
+  sets: SetLocation[],
+  wanted: (cluster: string, component: string) => boolean,
+  components: string[] | undefined,
+): Promise<SetLocation[]> {
+  if (components && !components.includes('data-directory')) return [];
+  const restic = await resticOf(deps, storage);
+  if (!restic) return [];
+  const known = new Set(sets.map((s) => s.prefix));
+  const orphans: SetLocation[] = [];
+  for (const snapshot of await restic.snapshots()) {
+    const tag = (key: string) => snapshot.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
+    const cluster = tag('cluster');
+    const setId = tag('set');
+    // Only what our own backups tag; anything else in the repository is not ours to judge.
+    if (!cluster || !setId || !ResourceName.safeParse(cluster).success || !SetId.safeParse(setId).success || !wanted(cluster, 'data-directory')) continue;
+    const prefix = setPrefix(cluster, 'data-directory', setId);
+    if (known.has(prefix)) continue;
+    known.add(prefix);
+    orphans.push({ cluster, component: 'data-directory', setId, prefix, complete: false, bytes: 0 });
+  }
+  return orphans;
 }
 
 // The storage target's restic repository, when it has one to clean (a restic password set and the repository created).
