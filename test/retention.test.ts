@@ -192,7 +192,9 @@ describe('pruneBackups and restic', () => {
   let restic: Restic;
 
   before(async () => {
-    config = withResticLocalTarget(testConfig({ a: clusterEntry(testNode(0)) }));
+    const withRestic = withResticLocalTarget(testConfig({ a: clusterEntry(testNode(0)) }));
+    // A second target holding an off-site copy of one set (its pointer names the first target's repository).
+    config = RabbitvaultConfig.parse({ ...withRestic, storage: { ...withRestic.storage, targets: { ...withRestic.storage.targets, copy: { type: 'local', path: scratchDir('offsite-copy') } } } });
     h = await startHarness(config);
     restic = await openResticRepository(config);
   });
@@ -218,27 +220,41 @@ describe('pruneBackups and restic', () => {
       return { setId, snapshotId: summary.snapshotId };
     };
     const [staleOrphan, youngOrphan] = [await orphan(30), await orphan(1)];
+    const open = storageOpener(config);
+    const copiedPrefix = `${cluster}/data-directory/${old[1]!.setId}`;
+    for (const object of await open('local').backend.list(copiedPrefix)) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await open('local').backend.get(object.key)) chunks.push(chunk as Buffer);
+      await open('copy').backend.put(object.key, Buffer.concat(chunks));
+    }
     const before = rawDataBytes();
 
     // Through the CLI as an operator runs it; the figures then from the workflow's result.
     const dir = scratchDir('prune-restic-cli');
     const cli = await runCli(['prune', '--cluster', cluster, '--apply', '--wait', '--config', writeConfigFile(config, path.join(dir, 'rabbitvault.yaml'))], dir);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /^ {2}restic: 3 snapshots forgotten, repository pruned in \d+\.\d s$/m);
+    assert.match(cli.stdout, /^ {2}restic: 2 snapshots forgotten, repository pruned in \d+\.\d s$/m);
+    assert.match(cli.stdout, new RegExp(`^  restic: the snapshots of ${copiedPrefix} stay: another storage target holds a copy of the set$`, 'm'));
     const started = /workflow id (\S+)/.exec(cli.stdout + cli.stderr)?.[1];
     const result = (await h.client.workflow.getHandle(started!).result()) as PruneBackupsResult;
-    const [local] = result.storages;
+    const local = result.storages.find((x) => x.storage === 'local');
     assert.deepEqual(local!.deleted.map((d) => d.setId).sort(), [...old.map((s) => s.setId), staleOrphan.setId].sort());
     assert.match(local!.deleted.find((d) => d.setId === staleOrphan.setId)!.reason, /^restic snapshot with no set in storage .*older than 24 h/);
     assert.match(local!.kept.find((d) => d.setId === youngOrphan.setId)!.reason, /^restic snapshot with no set in storage .*younger than 24 h/);
-    assert.equal(local!.resticSnapshotsForgotten, 3);
+    assert.equal(local!.resticSnapshotsForgotten, 2);
+    assert.deepEqual(local!.resticSetsKeptForCopies, [copiedPrefix]);
+    assert.equal(result.storages.find((x) => x.storage === 'copy')!.deleted.length, 0, 'the copy is its target only set: kept');
     assert.ok(local!.resticPruneSeconds! > 0);
 
     // restic 0.14's backup summary gives the short id.
     const left = (await restic.snapshots()).map((s) => s.short_id).sort();
-    assert.deepEqual(left, [kept.snapshotId, foreign.snapshotId, youngOrphan.snapshotId].map((id) => id.slice(0, 8)).sort(), 'only the deleted sets lost their snapshots');
+    assert.deepEqual(
+      left,
+      [kept.snapshotId, foreign.snapshotId, youngOrphan.snapshotId, old[1]!.snapshotId].map((id) => id.slice(0, 8)).sort(),
+      'only the deleted sets without a copy elsewhere lost their snapshots',
+    );
     const after = rawDataBytes();
-    assert.ok(after < before - 2 * 512 * 1024 * 0.9, `prune freed the deleted sets' data: ${before} -> ${after} bytes`);
+    assert.ok(after < before - 512 * 1024 * 0.9, `prune freed the deleted set's data: ${before} -> ${after} bytes`);
     await restic.check();
     const chunks: Buffer[] = [];
     for await (const chunk of restic.dump(kept.snapshotId, '/rabbit.tar')) chunks.push(chunk as Buffer);

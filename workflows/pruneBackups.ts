@@ -13,6 +13,8 @@ export interface PruneBackupsResult {
     // Restic snapshots of the deleted data-directory sets, forgotten; then `restic prune` (not in a dry run).
     resticSnapshotsForgotten?: number;
     resticPruneSeconds?: number;
+    // Deleted restic sets whose snapshots stay: another storage target holds a copy of the set.
+    resticSetsKeptForCopies?: string[];
   }>;
   deletedSets: number;
   deletedBytes: number;
@@ -44,10 +46,11 @@ export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBa
       .planPrune({ storage, clusters: input.clusters, components: input.components, inUse, now })
       .catch(fail(`listing the sets of storage ${storage}`));
     const doomed = plan.decisions.filter((d) => d.action === 'delete');
-    const restic: { resticSnapshotsForgotten?: number; resticPruneSeconds?: number } = {};
+    const restic: { resticSnapshotsForgotten?: number; resticPruneSeconds?: number; resticSetsKeptForCopies?: string[] } = {};
     if (!input.dryRun && doomed.length > 0) {
       progress('deleting', `${doomed.length} sets from ${storage}`);
       const deleted = await act.deleteBackupSets({ storage, prefixes: doomed.map((d) => d.prefix) }).catch(fail(`deleting sets from storage ${storage}`));
+      if (deleted.resticSetsKeptForCopies?.length) restic.resticSetsKeptForCopies = deleted.resticSetsKeptForCopies;
       // Runs started before restic snapshots were cleaned up replay without it.
       if (deleted.resticSets && patched('restic-prune')) {
         restic.resticSnapshotsForgotten = deleted.resticSnapshotsForgotten;

@@ -61,8 +61,13 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // are forgotten after the manifest is gone and before the set's other
     // objects, so a retry still finds the set; pruneResticRepository then frees their data.
     // resticSets: restic data-directory sets among them (snapshots found, or a pointer object left by an earlier attempt).
-    async deleteBackupSets(input: { storage: string; prefixes: string[] }): Promise<{ deleted: string[]; objects: number; resticSets: number; resticSnapshotsForgotten: number }> {
-      const { backend } = deps.openStorage(input.storage);
+    // resticSetsKeptForCopies: sets whose snapshots stay because another storage target holds a copy of the set (its pointer names this repository).
+    async deleteBackupSets(input: {
+      storage: string;
+      prefixes: string[];
+    }): Promise<{ deleted: string[]; objects: number; resticSets: number; resticSnapshotsForgotten: number; resticSetsKeptForCopies: string[] }> {
+      const { name, backend } = deps.openStorage(input.storage);
+      const resticSetsKeptForCopies: string[] = [];
       const restic = await resticOf(deps, input.storage);
       // An earlier attempt's count comes back with its heartbeat.
       let resticSnapshotsForgotten = (activityInfo().heartbeatDetails as { resticSnapshotsForgotten?: number } | undefined)?.resticSnapshotsForgotten ?? 0;
@@ -89,7 +94,8 @@ export function createRetentionActivities(deps: ActivityDeps) {
           const setKeys = keys.get(prefix) ?? [];
           // Pointer objects (<node>.restic.json) go last: a retry after the forget still sees a restic set, and prunes.
           const pointers = setKeys.filter((key) => key.endsWith(RESTIC_POINTER_SUFFIX));
-          if (restic && component === 'data-directory') {
+          if (restic && component === 'data-directory' && (await copiedElsewhere(deps, name, prefix))) resticSetsKeptForCopies.push(prefix);
+          else if (restic && component === 'data-directory') {
             const snapshots = await restic.snapshots({ tags: [`cluster=${cluster}`, `set=${setId}`] });
             await restic.forget(snapshots.map((snapshot) => snapshot.id));
             if (snapshots.length || pointers.length) resticSets += 1;
@@ -103,7 +109,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
           deleted.push(prefix);
         }
       }
-      return { deleted, objects, resticSets, resticSnapshotsForgotten };
+      return { deleted, objects, resticSets, resticSnapshotsForgotten, resticSetsKeptForCopies };
     },
 
     // `restic prune` after snapshots were forgotten: it can take long on a large
@@ -151,6 +157,20 @@ async function resticOrphans(
     orphans.push({ cluster, component: 'data-directory', setId, prefix, complete: false, bytes: 0 });
   }
   return orphans;
+}
+
+// An off-site copy of a restic set holds only its pointers, which name this
+// target's repository: while any other target has the set's manifest, or
+// cannot be asked, its snapshots stay (nothing restorable is lost).
+async function copiedElsewhere(deps: ActivityDeps, storage: string, prefix: string): Promise<boolean> {
+  for (const other of Object.keys(deps.config.storage.targets).filter((n) => n !== storage)) {
+    try {
+      if (await deps.openStorage(other).backend.stat(`${prefix}/${MANIFEST_FILE}`)) return true;
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
 
 // The storage target's restic repository, when it has one to clean (a restic password set and the repository created).

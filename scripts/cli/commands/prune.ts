@@ -35,6 +35,7 @@ export async function pruneCommand(ctx: CliContext, argv: string[]): Promise<num
         `storage ${s.storage} (${s.location}): ${s.deleted.length} ${r.dryRun ? 'would be deleted' : 'deleted'}, ${s.kept.length} kept`,
         ...s.deleted.map((d) => `  ${r.dryRun ? 'would delete' : 'deleted'} ${d.prefix}  ${d.bytes} bytes  (${d.reason})`),
         ...(s.resticSnapshotsForgotten !== undefined ? [`  restic: ${s.resticSnapshotsForgotten} snapshots forgotten, repository pruned in ${(s.resticPruneSeconds ?? 0).toFixed(1)} s`] : []),
+        ...(s.resticSetsKeptForCopies ?? []).map((prefix) => `  restic: the snapshots of ${prefix} stay: another storage target holds a copy of the set`),
       ]),
       `${r.dryRun ? 'dry run: nothing deleted; rerun with --apply' : 'done'}: ${r.deletedSets} sets, ${r.deletedBytes} bytes`,
     ],
