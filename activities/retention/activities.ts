@@ -32,7 +32,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
       const { name, backend } = deps.openStorage(input.storage);
       const wanted = (cluster: string, component: string) => (!input.clusters || input.clusters.includes(cluster)) && (!input.components || input.components.includes(component));
       const sets = (await listSetLocations(backend)).filter((s) => wanted(s.cluster, s.component));
-      const orphans = await resticOrphans(deps, input.storage, sets, wanted, input.components);
+      const orphans = !input.components || input.components.includes('data-directory') ? await resticOrphans(deps, input.storage, sets, wanted) : [];
       sets.push(...orphans);
       const groups = new Map<string, typeof sets>();
       for (const s of sets) groups.set(`${s.cluster}/${s.component}`, [...(groups.get(`${s.cluster}/${s.component}`) ?? []), s]);
@@ -94,13 +94,15 @@ export function createRetentionActivities(deps: ActivityDeps) {
           const setKeys = keys.get(prefix) ?? [];
           // Pointer objects (<node>.restic.json) go last: a retry after the forget still sees a restic set, and prunes.
           const pointers = setKeys.filter((key) => key.endsWith(RESTIC_POINTER_SUFFIX));
-          if (restic && component === 'data-directory' && (await copiedElsewhere(deps, name, prefix))) resticSetsKeptForCopies.push(prefix);
-          else if (restic && component === 'data-directory') {
-            const snapshots = await restic.snapshots({ tags: [`cluster=${cluster}`, `set=${setId}`] });
-            await restic.forget(snapshots.map((snapshot) => snapshot.id));
-            if (snapshots.length || pointers.length) resticSets += 1;
-            resticSnapshotsForgotten += snapshots.length;
-            if (snapshots.length) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
+          if (restic && component === 'data-directory') {
+            if (await copiedElsewhere(deps, name, prefix)) resticSetsKeptForCopies.push(prefix);
+            else {
+              const snapshots = await restic.snapshots({ tags: [`cluster=${cluster}`, `set=${setId}`] });
+              await restic.forget(snapshots.map((snapshot) => snapshot.id));
+              if (snapshots.length || pointers.length) resticSets += 1;
+              resticSnapshotsForgotten += snapshots.length;
+              if (snapshots.length) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
+            }
           }
           for (const key of [...setKeys.filter((k) => !pointers.includes(k)), ...pointers]) {
             if (key !== manifest) await backend.delete(key);
@@ -133,14 +135,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
 // no object in storage: a backup that died after restic stored its snapshot and
 // before it wrote the set. They join the plan as incomplete sets with nothing
 // in storage, so the grace period applies and deleting one forgets its snapshots.
-async function resticOrphans(
-  deps: ActivityDeps,
-  storage: string,
-  sets: SetLocation[],
-  wanted: (cluster: string, component: string) => boolean,
-  components: string[] | undefined,
-): Promise<SetLocation[]> {
-  if (components && !components.includes('data-directory')) return [];
+async function resticOrphans(deps: ActivityDeps, storage: string, sets: SetLocation[], wanted: (cluster: string, component: string) => boolean): Promise<SetLocation[]> {
   const restic = await resticOf(deps, storage);
   if (!restic) return [];
   const known = new Set(sets.map((s) => s.prefix));
