@@ -9,7 +9,8 @@ import { clusterEntry, startHarness, testConfig, workflowId, type Harness } from
 import { importFixture, liveDefinitions } from './support/rabbitHttp';
 import { testNode } from './support/stack';
 
-const fixturesDir = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'definitions');
+// Kept in the repository (from the workplace's shared fixtures), so a clone anywhere runs them.
+const fixturesDir = path.join(__dirname, 'fixtures', 'definitions');
 const fixtures = readdirSync(fixturesDir).filter((f) => f.endsWith('.json')).sort();
 const nodeA = testNode(0);
 const nodeB = testNode(1);
