@@ -1,4 +1,5 @@
 import { createBackupSetActivities } from './backupSets/activities';
+import { createConfigurationActivities } from './configuration/activities';
 import { createDefinitionsBackupActivities } from './definitions/backupActivities';
 import { createDefinitionsRestoreActivities } from './definitions/restoreActivities';
 import type { ActivityDeps } from './deps';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createValidationActivities(deps),
     ...createDrillActivities(deps),
     ...createNodeActivities(deps),
+    ...createConfigurationActivities(deps),
   };
 }
 

@@ -4,15 +4,16 @@ import { RetryInput } from './workflowInputs';
 
 const retry = RetryInput.default(RetryInput.parse({}));
 
-// Workflows that back up and restore each component. Components whose
-// workflows are not built yet are plugged in by config (componentWorkflows).
-export const BUILT_IN_COMPONENT_WORKFLOWS: Partial<Record<Component, { backup?: string; restore?: string; restoreInput?: Record<string, unknown> }>> = {
+// Workflows that back up and restore each component; config (componentWorkflows) may plug in others.
+export const BUILT_IN_COMPONENT_WORKFLOWS: Record<Component, { backup: string; restore?: string; restoreInput?: Record<string, unknown> }> = {
   // A test restore or drill target may already hold some of the entities: keep them and prove the rest.
   definitions: { backup: 'backupDefinitions', restore: 'restoreDefinitions', restoreInput: { onConflict: 'keep-target' } },
   messages: { backup: 'backupMessages', restore: 'restoreMessages' },
   // Restoring a data directory stops the target's nodes: validation and drills use it only when
   // componentWorkflows["data-directory"].restore says so.
   'data-directory': { backup: 'backupDataDirectory' },
+  // Restoring configuration rewrites files on the nodes (and restarts them with restart: true): likewise only by config.
+  configuration: { backup: 'backupConfiguration' },
 };
 
 // The guide's "RTO/RPO Targets" table, in seconds; a drill compares against it.

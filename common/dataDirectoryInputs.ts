@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResourceName, SetRef } from './names';
+import { NodeName, ResourceName, SetRef } from './names';
 import { RetryInput } from './workflowInputs';
 
 const retry = RetryInput.default(RetryInput.parse({}));
@@ -11,8 +11,6 @@ export type DataDirectoryMethod = z.infer<typeof DataDirectoryMethod>;
 
 export const DataDirectoryCopy = z.enum(['pre-copy', 'while-stopped']);
 export type DataDirectoryCopy = z.infer<typeof DataDirectoryCopy>;
-
-const NodeName = z.string().regex(/^[^@\s/]+@[^@\s/]+$/, 'must be an Erlang node name like rabbit@host');
 
 // How long a node may stay stopped, and how its restart is awaited.
 const downtime = {

@@ -5,6 +5,9 @@ export const ResourceName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9._-]{0,62})$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
+// An Erlang node name as `rabbitmqctl status` reports it; also an artifact-name part (no slash).
+export const NodeName = z.string().regex(/^[^@\s/]+@[^@\s/]+$/, 'must be an Erlang node name like rabbit@host');
+
 export const Component = z.enum(['definitions', 'messages', 'configuration', 'data-directory']);
 export type Component = z.infer<typeof Component>;
 

@@ -34,3 +34,11 @@ export function restoreDataDirectoryWorkflowId(cluster: string, at: Date): strin
 export function dataDirectoryLockWorkflowId(cluster: string): string {
   return `rabbitvault-data-directory-lock-${cluster}`;
 }
+
+export function backupConfigurationWorkflowId(cluster: string, at: Date): string {
+  return `backup-configuration-${cluster}-${compactUtc(at)}`;
+}
+
+export function restoreConfigurationWorkflowId(cluster: string, at: Date): string {
+  return `restore-configuration-${cluster}-${compactUtc(at)}`;
+}

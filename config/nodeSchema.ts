@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NodeName } from '../common/names';
 
 // How a worker reaches a RabbitMQ node's host. Only `local` exists today (the
 // worker runs on the node's host); a Kubernetes exec access can join the union.
@@ -26,7 +27,7 @@ export type NodeAccess = z.infer<typeof NodeAccess>;
 export const NodeConfig = z
   .object({
     // Erlang node name, e.g. rabbit@host1 (as `rabbitmqctl status` reports it).
-    name: z.string().regex(/^[^@\s/]+@[^@\s/]+$/, 'must be an Erlang node name like rabbit@host'),
+    name: NodeName,
     access: NodeAccess,
   })
   .strict();

@@ -12,11 +12,15 @@ import { writeConfigFile } from './support/workerProcess';
 describe('schedule config', () => {
   const base = () => testConfig({ a: clusterEntry(testNode(0)) });
 
-  test('a component without a backup workflow needs workflowType, named by its field', () => {
+  test('each component schedules its built-in backup workflow unless workflowType or componentWorkflows names another', () => {
     const config = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { configuration: { every: '1d' } } } } });
-    assert.throws(() => desiredSchedules(config), (e: Error) => e instanceof ScheduleConfigError && /schedules\.backups\.a\.configuration: .*set workflowType/.test(e.message));
-    const plugged = RabbitvaultConfig.parse({ ...base(), componentWorkflows: { configuration: { backup: 'backupConfiguration' } }, schedules: { backups: { a: { configuration: { every: '1d' } } } } });
-    assert.equal(desiredSchedules(plugged)[0]!.input.workflowType, 'backupConfiguration');
+    assert.equal(desiredSchedules(config)[0]!.input.workflowType, 'backupConfiguration');
+    const plugged = RabbitvaultConfig.parse({ ...base(), componentWorkflows: { configuration: { backup: 'myConfigBackup' } }, schedules: { backups: { a: { configuration: { every: '1d' } } } } });
+    assert.equal(desiredSchedules(plugged)[0]!.input.workflowType, 'myConfigBackup');
+    const named = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { configuration: { every: '1d', workflowType: 'other' } } } } });
+    assert.equal(desiredSchedules(named)[0]!.input.workflowType, 'other');
+    const unknown = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { nope: { definitions: { every: '1d' } } } } });
+    assert.throws(() => desiredSchedules(unknown), (e: Error) => e instanceof ScheduleConfigError && /schedules\.backups\.nope: no such cluster/.test(e.message));
     const dataDirectory = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { 'data-directory': { every: '1d' } } } } });
     assert.equal(desiredSchedules(dataDirectory)[0]!.input.workflowType, 'backupDataDirectory');
   });

@@ -11,3 +11,5 @@ export { restoreDrill } from './restoreDrill';
 export { backupDataDirectory } from './backupDataDirectory';
 export { restoreDataDirectory } from './restoreDataDirectory';
 export { dataDirectoryLock } from './dataDirectoryLock';
+export { backupConfiguration } from './backupConfiguration';
+export { restoreConfiguration } from './restoreConfiguration';

@@ -27,7 +27,7 @@ export async function restoreDrill(rawInput: RestoreDrillInput): Promise<Restore
   for (const c of plan.components) {
     const targets = { rtoTargetSeconds: c.rtoTargetSeconds, rpoTargetSeconds: c.rpoTargetSeconds };
     if (!c.restoreWorkflow) {
-      components.push({ component: c.component, status: 'no-restore-workflow', ...targets, detail: `no ${c.component} restore workflow yet` });
+      components.push({ component: c.component, status: 'no-restore-workflow', ...targets, detail: `no ${c.component} restore workflow for drills (it changes the nodes: set componentWorkflows.${c.component}.restore to use one)` });
       continue;
     }
     progress('verifying the newest set', c.component);

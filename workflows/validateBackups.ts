@@ -35,7 +35,7 @@ export async function validateBackups(rawInput: ValidateBackupsInput): Promise<V
           check: 'test restore',
           ok: true,
           warning: true,
-          detail: entry.restoreWorkflow ? `skipped: the throwaway target is ${entry.cluster} itself` : `skipped: no ${entry.component} restore workflow yet`,
+          detail: entry.restoreWorkflow ? `skipped: the throwaway target is ${entry.cluster} itself` : `skipped: no ${entry.component} restore workflow for validation (it changes the nodes: set componentWorkflows.${entry.component}.restore to use one)`,
         });
       } else {
         progress('test restore', `${entry.cluster} ${entry.component} ${result.setId} -> ${plan.restoreInto}`);

@@ -11,7 +11,7 @@ export function configuredNodes(config: RabbitvaultConfig, cluster: string): Nod
   const nodes = clusterConfig(config, cluster).nodes;
   if (nodes.length === 0) {
     throw ApplicationFailure.create({
-      message: `cluster "${cluster}" has no nodes in the worker's config (clusters.${cluster}.nodes): data-directory backups need node access`,
+      message: `cluster "${cluster}" has no nodes in the worker's config (clusters.${cluster}.nodes): data-directory and configuration backups need node access`,
       type: FailureType.UnknownNode,
       nonRetryable: true,
     });

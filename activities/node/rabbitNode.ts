@@ -112,6 +112,14 @@ export class RabbitNode {
     return this.ctl(['stop_app'], 300_000);
   }
 
+  // Stops the Erlang VM too (configuration files are read only when it starts); startApp starts it again.
+  async stopVm(): Promise<void> {
+    if (!(await this.vmRunning())) return;
+    await this.ctl(['stop'], 300_000);
+    for (let i = 0; i < 60 && (await this.vmRunning()); i += 1) await new Promise((r) => setTimeout(r, 1000));
+    if (await this.vmRunning()) throw this.failure(`${this.nodeName} still answers 60 s after rabbitmqctl stop`, FailureType.NodeCommandFailed);
+  }
+
   // start_app is a no-op on a running app, so this is idempotent; each CLI call costs a second or more of the stop window.
   async startApp(): Promise<void> {
     try {

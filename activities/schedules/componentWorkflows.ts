@@ -3,14 +3,14 @@ import { Component } from '../../common/names';
 import type { RabbitvaultConfig } from '../../config/schema';
 
 export interface ComponentWorkflow {
-  backup?: string;
+  backup: string;
   restore?: string;
   restoreInput: Record<string, unknown>;
 }
 
 // Built-in workflows per component, overridden field by field by componentWorkflows in the config.
 export function componentWorkflow(config: RabbitvaultConfig, component: Component): ComponentWorkflow {
-  const builtIn = BUILT_IN_COMPONENT_WORKFLOWS[component] ?? {};
+  const builtIn = BUILT_IN_COMPONENT_WORKFLOWS[component];
   const configured = config.componentWorkflows[component] ?? {};
   return {
     backup: configured.backup ?? builtIn.backup,

@@ -35,11 +35,6 @@ export function desiredSchedules(config: RabbitvaultConfig): DesiredSchedule[] {
       const s = components[component];
       if (!s) continue;
       const workflowType = s.workflowType ?? componentWorkflow(config, component).backup;
-      if (!workflowType) {
-        throw new ScheduleConfigError(
-          `schedules.backups.${cluster}.${component}: rabbitvault has no ${component} backup workflow yet; set workflowType (or componentWorkflows.${component}.backup)`,
-        );
-      }
       const { workflowType: _w, input, storage, ...spec } = s;
       out.push({
         id: `${prefix}backup:${cluster}:${component}`,

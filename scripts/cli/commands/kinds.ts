@@ -1,8 +1,10 @@
 import { UsageError } from '../args';
 import type { CliContext } from '../context';
+import { backupConfigurationCommand } from './backupConfiguration';
 import { backupDataCommand } from './backupData';
 import { backupDefinitionsCommand } from './backupDefinitions';
 import { backupMessagesCommand } from './backupMessages';
+import { restoreConfigurationCommand } from './restoreConfiguration';
 import { restoreDataCommand } from './restoreData';
 import { restoreDefinitionsCommand } from './restoreDefinitions';
 import { restoreMessagesCommand } from './restoreMessages';
@@ -11,12 +13,14 @@ type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
 
 // `backup <kind>` and `restore <kind>`: one module per kind of backup.
 export const backupKinds: Record<string, KindCommand> = {
+  configuration: backupConfigurationCommand,
   data: backupDataCommand,
   definitions: backupDefinitionsCommand,
   messages: backupMessagesCommand,
 };
 
 export const restoreKinds: Record<string, KindCommand> = {
+  configuration: restoreConfigurationCommand,
   data: restoreDataCommand,
   definitions: restoreDefinitionsCommand,
   messages: restoreMessagesCommand,

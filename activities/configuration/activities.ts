@@ -1,0 +1,137 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { Artifact } from '../../common/manifest';
+import { readSmallObject, storeArtifact } from '../backupSets/artifacts';
+import type { ActivityDeps } from '../deps';
+import { rabbitNode } from '../node/hosts';
+import {
+  configFilesOf,
+  isRegularFile,
+  nodeFileSha256,
+  previousCopyPath,
+  putBackNodeFile,
+  readNodeFile,
+  replaceNodeFile,
+  sha256,
+  statNodeFile,
+} from './nodeConfigFiles';
+import type { NodeConfigFile } from '../../common/configurationDetails';
+
+export interface CapturedNodeConfiguration {
+  storage: string;
+  node: string;
+  rabbitmqVersion: string;
+  files: NodeConfigFile[];
+  artifacts: Artifact[];
+}
+
+// identical: the node has the backed-up bytes already; replace: it has other
+// bytes; create: the file is missing on the node.
+export type ConfigFileAction = 'identical' | 'replace' | 'create';
+export interface PlannedConfigFile {
+  kind: NodeConfigFile['kind'];
+  path: string;
+  action: ConfigFileAction;
+  // Where the replaced file is kept (replace only).
+  previous: string | null;
+}
+
+interface NodeSetRef {
+  cluster: string;
+  node: string;
+  storage?: string;
+  // <source cluster>/configuration/<set id>
+  prefix: string;
+}
+
+// Artifact names: <node>--<path with "/" as "--">, unique per node and file.
+export function configArtifactName(node: string, path: string): string {
+  return `${node}${path.replace(/\//g, '--')}`;
+}
+
+// Every activity here runs on the node's own task queue (a worker on the node's host).
+export function createConfigurationActivities(deps: ActivityDeps) {
+  return {
+    // The files the node says it runs with, byte for byte, with mode and owner. Idempotent: a retry rewrites the same keys.
+    async captureNodeConfiguration(input: NodeSetRef): Promise<CapturedNodeConfiguration> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const { name: storage, backend } = deps.openStorage(input.storage);
+      const rabbitmqVersion = (await node.ctl(['eval', 'rabbit_misc:version().'])).trim().replace(/^"|"$/g, '');
+      const files: NodeConfigFile[] = [];
+      const artifacts: Artifact[] = [];
+      for (const { kind, path } of await configFilesOf(node)) {
+        const bytes = await readNodeFile(node, path);
+        const stat = await statNodeFile(node, path);
+        const artifact = await storeArtifact(backend, input.prefix, configArtifactName(input.node, path), bytes, 'application/octet-stream');
+        artifacts.push(artifact);
+        files.push({ kind, path, ...stat, artifact: artifact.name, size: artifact.size, sha256: artifact.sha256 });
+      }
+      if (files.length === 0) {
+        throw node.failure(`${input.node} reports no configuration file that exists (rabbitmq-diagnostics status lists none)`, FailureType.NodeCommandFailed, true);
+      }
+      return { storage, node: input.node, rabbitmqVersion, files, artifacts };
+    },
+
+    // What a restore of these files would change on the node; touches nothing.
+    async planConfigurationRestore(input: { cluster: string; node: string; files: NodeConfigFile[]; restoreTag: string }): Promise<PlannedConfigFile[]> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const planned: PlannedConfigFile[] = [];
+      for (const file of input.files) {
+        const current = await nodeFileSha256(node, file.path);
+        const action: ConfigFileAction = current === null ? 'create' : current === file.sha256 ? 'identical' : 'replace';
+        planned.push({ kind: file.kind, path: file.path, action, previous: action === 'replace' ? previousCopyPath(file.path, input.restoreTag) : null });
+      }
+      return planned;
+    },
+
+    // Writes the planned files from the set, re-checking each artifact's
+    // checksum on the way. A retry skips files already written.
+    async writeConfigurationFiles(input: NodeSetRef & { files: NodeConfigFile[]; plan: PlannedConfigFile[] }): Promise<{ written: string[] }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const { backend } = deps.openStorage(input.storage);
+      const written: string[] = [];
+      for (const step of input.plan.filter((p) => p.action !== 'identical')) {
+        const file = input.files.find((f) => f.path === step.path)!;
+        if ((await nodeFileSha256(node, file.path)) === file.sha256) {
+          written.push(file.path);
+          continue;
+        }
+        const bytes = await readSmallObject(backend, `${input.prefix}/${file.artifact}`, 16 * 1024 * 1024);
+        if (sha256(bytes) !== file.sha256) {
+          throw ApplicationFailure.create({ message: `${file.artifact} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
+        }
+        await replaceNodeFile(node, file, bytes, step.previous);
+        written.push(file.path);
+      }
+      return { written };
+    },
+
+    // Compensation: every planned file back as it was before the restore. Idempotent.
+    async rollBackConfigurationFiles(input: { cluster: string; node: string; files: NodeConfigFile[]; plan: PlannedConfigFile[] }): Promise<{ putBack: string[] }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const putBack: string[] = [];
+      for (const step of input.plan) {
+        if (step.action === 'replace' && step.previous && (await isRegularFile(node, step.previous))) {
+          await putBackNodeFile(node, step.path, step.previous);
+          putBack.push(step.path);
+        } else if (step.action === 'create' && (await nodeFileSha256(node, step.path)) === input.files.find((f) => f.path === step.path)?.sha256) {
+          await putBackNodeFile(node, step.path, null);
+          putBack.push(step.path);
+        }
+      }
+      return { putBack };
+    },
+
+    // The node's files now hold the set's bytes (after a restart: the node runs again).
+    async checkConfigurationFiles(input: { cluster: string; node: string; files: NodeConfigFile[] }): Promise<{ differing: string[] }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const differing: string[] = [];
+      for (const file of input.files) if ((await nodeFileSha256(node, file.path)) !== file.sha256) differing.push(file.path);
+      return { differing };
+    },
+
+    async stopNodeVm(input: { cluster: string; node: string }): Promise<void> {
+      await rabbitNode(deps.config, input.cluster, input.node).stopVm();
+    },
+  };
+}

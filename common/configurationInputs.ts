@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { NodeName, ResourceName, SetRef } from './names';
+import { RetryInput } from './workflowInputs';
+
+const retry = RetryInput.default(RetryInput.parse({}));
+
+export const BackupConfigurationInput = z
+  .object({
+    cluster: ResourceName,
+    storage: ResourceName.optional(),
+    // Subset of the cluster's configured nodes (default: all, in config order).
+    nodes: z.array(NodeName).min(1).optional(),
+    retry,
+  })
+  .strict();
+export type BackupConfigurationInput = z.input<typeof BackupConfigurationInput>;
+
+export const RestoreConfigurationInput = z
+  .object({
+    cluster: ResourceName,
+    from: SetRef,
+    sourceCluster: ResourceName.optional(),
+    storage: ResourceName.optional(),
+    // Nodes of the set to restore (default: every node in the set); each must be configured in the target cluster.
+    nodes: z.array(NodeName).min(1).optional(),
+    // Plan only: which files differ from the set, nothing written.
+    dryRun: z.boolean().default(false),
+    // RabbitMQ reads its configuration files only when the Erlang VM starts:
+    // restart stops and starts each changed node, one at a time, and rolls
+    // the node's files back when it does not come up with them.
+    restart: z.boolean().default(false),
+    // How long a restarted node may take to run again.
+    nodeStartTimeoutSeconds: z.number().positive().max(86400).default(600),
+    retry,
+  })
+  .strict();
+export type RestoreConfigurationInput = z.input<typeof RestoreConfigurationInput>;

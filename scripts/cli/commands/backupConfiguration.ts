@@ -1,0 +1,33 @@
+import { BackupConfigurationInput } from '../../../common/configurationInputs';
+import { backupConfigurationWorkflowId } from '../../../common/workflowIds';
+import type { BackupConfigurationResult } from '../../../workflows/backupConfiguration';
+import { checkInput, parseFlags } from '../args';
+import type { CliContext } from '../context';
+import { runWorkflowCommand } from '../runWorkflowCommand';
+
+const usage = 'usage: rabbitvault backup configuration --cluster NAME [--node NODE]... [--storage NAME] [--wait] [--json]';
+
+export async function backupConfigurationCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values } = parseFlags(
+    argv,
+    { cluster: { type: 'string' }, storage: { type: 'string' }, node: { type: 'string', multiple: true }, wait: { type: 'boolean', default: false } },
+    usage,
+  );
+  const input = checkInput(BackupConfigurationInput, { cluster: values.cluster, storage: values.storage, nodes: values.node }, { cluster: '--cluster', storage: '--storage', nodes: '--node' });
+  const { retry: _retry, ...workflowInput } = input;
+  return runWorkflowCommand<BackupConfigurationResult>(
+    ctx,
+    {
+      workflowType: 'backupConfiguration',
+      workflowId: backupConfigurationWorkflowId(input.cluster, new Date()),
+      input: workflowInput,
+      cluster: input.cluster,
+      component: 'configuration',
+    },
+    { wait: values.wait, json: values.json },
+    (r) => [
+      `backed up the configuration files of ${r.nodes.length} node(s) of ${r.cluster}: set ${r.setId} at ${r.location}`,
+      ...r.nodes.flatMap((n) => [`  ${n.node} (RabbitMQ ${n.rabbitmqVersion}):`, ...n.files.map((f) => `    ${f.kind} ${f.path} (${f.size} bytes, mode ${f.mode} ${f.owner}:${f.group})`)]),
+    ],
+  );
+}

@@ -1,0 +1,73 @@
+import { uuid4, workflowInfo } from '@temporalio/workflow';
+import type { CapturedNodeConfiguration } from '../activities/configuration/activities';
+import type { ConfigurationDetails } from '../common/configurationDetails';
+import { BackupConfigurationInput } from '../common/configurationInputs';
+import { newSetId, setPrefix } from '../common/names';
+import { nodeActivities } from './dataDirectorySaga';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+
+export interface BackupConfigurationResult {
+  cluster: string;
+  setId: string;
+  storage: string;
+  location: string;
+  nodes: ConfigurationDetails['nodes'];
+  startedAt: string;
+  finishedAt: string;
+}
+
+// The guide's "Configuration Backup" for nodes on hosts: the files each node
+// says it was started with (rabbitmq.conf and conf.d, advanced.config,
+// enabled_plugins, rabbitmq-env.conf), byte for byte with mode and owner,
+// read on the node's host by the worker serving its node task queue. Nothing
+// is stopped. The manifest is written last.
+export async function backupConfiguration(rawInput: BackupConfigurationInput): Promise<BackupConfigurationResult> {
+  const input = parseWorkflowInput(BackupConfigurationInput, rawInput, 'backupConfiguration');
+  const progress = trackProgress();
+  const act = activitiesWithRetry(input.retry);
+  const startedAt = new Date();
+  const setId = newSetId(startedAt, uuid4());
+  const prefix = setPrefix(input.cluster, 'configuration', setId);
+  const timing = { downtimeLimitSeconds: 0, nodeStartTimeoutSeconds: 0, heartbeatTimeoutSeconds: 30, retry: input.retry };
+
+  const nodes = await act.planDataDirectoryNodes({ cluster: input.cluster, nodes: input.nodes }).catch((error: unknown) => {
+    throw explainFailure('planning the nodes', error, 'nothing was read');
+  });
+  const captured: CapturedNodeConfiguration[] = [];
+  for (const { name, taskQueue } of nodes) {
+    progress('reading configuration files', name);
+    captured.push(
+      await nodeActivities(taskQueue, timing)
+        .quick.captureNodeConfiguration({ cluster: input.cluster, node: name, storage: input.storage, prefix })
+        .catch((error: unknown) => {
+          throw explainFailure(`reading the configuration files of ${name}`, error, `set ${setId} stays incomplete and is never offered for restore`);
+        }),
+    );
+  }
+
+  progress('writing manifest', prefix);
+  const details: ConfigurationDetails = { nodes: captured.map(({ node, rabbitmqVersion, files }) => ({ node, rabbitmqVersion, files })) };
+  const { workflowId, runId } = workflowInfo();
+  const finishedAt = new Date();
+  const { location } = await act
+    .writeManifest({
+      storage: input.storage,
+      prefix,
+      manifest: {
+        cluster: input.cluster,
+        component: 'configuration',
+        setId,
+        rabbitmqVersion: captured[0]?.rabbitmqVersion ?? null,
+        artifacts: captured.flatMap((c) => c.artifacts),
+        workflow: { workflowId, runId },
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        details,
+      },
+    })
+    .catch((error: unknown) => {
+      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
+    });
+  progress('done', location);
+  return { cluster: input.cluster, setId, storage: captured[0]!.storage, location, nodes: details.nodes, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
+}

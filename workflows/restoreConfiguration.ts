@@ -1,0 +1,122 @@
+import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
+import type { PlannedConfigFile } from '../activities/configuration/activities';
+import { ConfigurationDetails } from '../common/configurationDetails';
+import { RestoreConfigurationInput } from '../common/configurationInputs';
+import { FailureType } from '../common/failures';
+import { compactUtc } from '../common/names';
+import { describe, nodeActivities } from './dataDirectorySaga';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
+
+export interface RestoredNodeConfiguration {
+  node: string;
+  files: PlannedConfigFile[];
+  // Whether the node was stopped and started to read the restored files.
+  restarted: boolean;
+}
+
+export interface RestoreConfigurationResult {
+  cluster: string;
+  sourceCluster: string;
+  setId: string;
+  dryRun: boolean;
+  nodes: RestoredNodeConfiguration[];
+  // Files written on all nodes (replace + create).
+  filesChanged: number;
+}
+
+// The guide's "Restore Configuration": checksums verified first; per node a
+// plan (identical / replace / create); the changed files written, each
+// replaced file kept beside it as <file>.rabbitvault-before-<restore time>;
+// with restart, the node stopped and started to read them, one node at a
+// time. A node that does not come back gets its old files and is started
+// again; the failure says which nodes were changed and which rolled back.
+export async function restoreConfiguration(rawInput: RestoreConfigurationInput): Promise<RestoreConfigurationResult> {
+  const input = parseWorkflowInput(RestoreConfigurationInput, rawInput, 'restoreConfiguration');
+  const progress = trackProgress();
+  const act = activitiesWithRetry(input.retry);
+  const sourceCluster = input.sourceCluster ?? input.cluster;
+  const restoreTag = compactUtc(new Date(workflowInfo().startTime));
+  const timing = { downtimeLimitSeconds: input.nodeStartTimeoutSeconds, nodeStartTimeoutSeconds: input.nodeStartTimeoutSeconds, heartbeatTimeoutSeconds: 30, retry: input.retry };
+
+  progress('verifying backup set', `${sourceCluster}/configuration/${input.from}`);
+  const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'configuration', set: input.from }, 'no node was touched');
+  const details = ConfigurationDetails.safeParse(set.manifest.details);
+  if (!details.success) {
+    throw ApplicationFailure.create({ message: `set ${set.manifest.setId} has no configuration details in its manifest; no node was touched`, type: FailureType.ManifestInvalid, nonRetryable: true });
+  }
+  const inSet = details.data.nodes;
+  const missing = (input.nodes ?? []).filter((n) => !inSet.some((s) => s.node === n));
+  if (missing.length) {
+    throw ApplicationFailure.create({
+      message: `invalid restoreConfiguration input: nodes: ${missing.join(', ')} not in set ${set.manifest.setId} (it has ${inSet.map((s) => s.node).join(', ')}); no node was touched`,
+      type: FailureType.InvalidInput,
+      nonRetryable: true,
+    });
+  }
+  const chosen = inSet.filter((s) => !input.nodes || input.nodes.includes(s.node));
+  const queues = await act.planDataDirectoryNodes({ cluster: input.cluster, nodes: chosen.map((c) => c.node) }).catch((error: unknown) => {
+    throw explainFailure('finding the nodes in the target cluster', error, 'no node was touched');
+  });
+
+  const plans: Array<{ node: string; taskQueue: string; files: (typeof chosen)[number]['files']; plan: PlannedConfigFile[] }> = [];
+  for (const [i, c] of chosen.entries()) {
+    progress('planning', c.node);
+    const taskQueue = queues[i]!.taskQueue;
+    const plan = await nodeActivities(taskQueue, timing)
+      .quick.planConfigurationRestore({ cluster: input.cluster, node: c.node, files: c.files, restoreTag })
+      .catch((error: unknown) => {
+        throw explainFailure(`planning the restore on ${c.node}`, error, 'no node was touched');
+      });
+    plans.push({ node: c.node, taskQueue, files: c.files, plan });
+  }
+  const changes = (plan: PlannedConfigFile[]) => plan.filter((p) => p.action !== 'identical').length;
+  const result: RestoreConfigurationResult = {
+    cluster: input.cluster,
+    sourceCluster,
+    setId: set.manifest.setId,
+    dryRun: input.dryRun,
+    nodes: plans.map((p) => ({ node: p.node, files: p.plan, restarted: false })),
+    filesChanged: input.dryRun ? 0 : plans.reduce((sum, p) => sum + changes(p.plan), 0),
+  };
+  if (input.dryRun) {
+    progress('done', 'dry run: nothing written');
+    return result;
+  }
+
+  const done: string[] = [];
+  for (const [i, p] of plans.entries()) {
+    if (changes(p.plan) === 0) continue;
+    const node = nodeActivities(p.taskQueue, timing);
+    const ref = { cluster: input.cluster, node: p.node };
+    try {
+      progress('writing files', `${p.node}: ${changes(p.plan)} file(s)`);
+      await node.quick.writeConfigurationFiles({ ...ref, storage: set.storage, prefix: set.prefix, files: p.files, plan: p.plan });
+      if (input.restart) {
+        progress('restarting', p.node);
+        await node.quick.stopNodeVm(ref);
+        await node.restart.startNodeApp(ref);
+        result.nodes[i]!.restarted = true;
+      }
+      const { differing } = await node.quick.checkConfigurationFiles({ ...ref, files: p.files });
+      if (differing.length) throw ApplicationFailure.create({ message: `after the restore ${differing.join(', ')} still differ from the set`, type: FailureType.RestoreVerificationFailed, nonRetryable: true });
+      done.push(p.node);
+    } catch (error) {
+      // Compensation, out of reach of a cancellation: the node's old files back, and the node running again.
+      const undo = await CancellationScope.nonCancellable(async () => {
+        const { putBack } = await node.quick.rollBackConfigurationFiles({ ...ref, files: p.files, plan: p.plan });
+        if (input.restart) {
+          await node.quick.stopNodeVm(ref).catch(() => undefined);
+          await node.restart.startNodeApp(ref);
+        }
+        return `${putBack.length} file(s) of ${p.node} put back${input.restart ? ' and the node started with them' : ''}`;
+      }).catch((undoError: unknown) => `putting back the files of ${p.node} failed too (${describe(undoError)}): the replaced files are kept as *.rabbitvault-before-${restoreTag}`);
+      throw explainFailure(
+        `restoring the configuration of ${p.node}`,
+        error,
+        `${undo}; ${done.length ? `already restored and left so: ${done.join(', ')}` : 'no other node was changed'}`,
+      );
+    }
+  }
+  progress('done', `${result.filesChanged} file(s) written`);
+  return result;
+}
