@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { clusterEntry, startHarness, testConfig } from './harness';
 import { declareQueue } from './rabbitHttp';
 import { testNode } from './stack';
+import { recordConfigurationHistories } from '../configuration.support';
 import { recordDataDirectoryHistories } from '../dataDirectory.support';
 import { recordResticPruneHistory } from './resticSets';
 
@@ -46,3 +47,6 @@ test('record data-directory workflow histories', () => recordDataDirectoryHistor
 
 // Retention of restic data-directory sets (forget + prune) needs a restic repository.
 test('record the restic retention history', () => recordResticPruneHistory(path.join(__dirname, '..', 'histories'), { a: clusterEntry(testNode(0)) }));
+
+// Configuration workflows need node access and a node worker too.
+test('record configuration workflow histories', () => recordConfigurationHistories(path.join(__dirname, '..', 'histories'), testNode(0)));
