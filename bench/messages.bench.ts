@@ -1,7 +1,7 @@
 // Message backup/restore beside the bare references, in one run (issue 4):
 //   npm run bench:messages  [-- --messages 100000 --memory-messages 1000000]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -9,6 +9,7 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BackupMessagesResult } from '../workflows/backupMessages';
 import type { RestoreMessagesResult } from '../workflows/restoreMessages';
 import { depth, openAmqp, publishAll, type FixtureMessage } from './messages/amqpFixtures';
+import { autoAckConsumer, cpuSeconds, parallelConsumers, pythonStartupSeconds } from './messages/ceiling';
 import { ensurePythonPika, rssBytes, startMessageBenchStack, type MessageBenchStack } from './messages/stack';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '100000' }, 'memory-messages': { type: 'string', default: '1000000' } } });
@@ -95,9 +96,18 @@ async function main(): Promise<void> {
     await declare('bench.rate');
     await publishAll(amqp, 'bench.rate', kib(N));
 
-    const ours = await timed(() => run<BackupMessagesResult>('backupMessages', { cluster: 'bench', queues: ['bench.rate'] }));
+    // Cores the broker and our worker keep busy meanwhile (CPU seconds over wall seconds; the machine has 2).
+    const brokerPid = Number(readFileSync(path.join(stack.node.dir, 'pid'), 'utf8').trim());
+    const withCpu = async <T>(pid: number, fn: () => Promise<{ seconds: number; value: T }>) => {
+      const before = cpuSeconds(pid);
+      const result = await fn();
+      return { ...result, cores: (cpuSeconds(pid) - before) / result.seconds };
+    };
+    const workerBefore = cpuSeconds(stack.worker.pid!);
+    const ours = await withCpu(brokerPid, () => timed(() => run<BackupMessagesResult>('backupMessages', { cluster: 'bench', queues: ['bench.rate'] })));
+    const oursWorkerCores = (cpuSeconds(stack.worker.pid!) - workerBefore) / ours.seconds;
     if (ours.value.totals.messages !== N || (await depth(amqp, 'bench.rate')) !== N) throw new Error('copy backup did not capture every message or did not give them back');
-    const bare = await timed(() => bareConsumer(amqp, 'bench.rate', N));
+    const bare = await withCpu(brokerPid, () => timed(() => bareConsumer(amqp, 'bench.rate', N)));
 
     await declare('bench.pika');
     await publishAll(amqp, 'bench.pika', kib(1001));
@@ -109,6 +119,16 @@ async function main(): Promise<void> {
       if (r.status !== 0) throw new Error(`the guide's script failed: ${r.stderr}`);
     });
     const pikaMessages = 1000;
+
+    // Where the single-queue ceiling is: automatic acks, two consumers sharing the queue, Python's start-up.
+    console.error('ceiling: auto-ack consumer, two consumers, Python start-up');
+    await declare('bench.auto-ack');
+    await publishAll(amqp, 'bench.auto-ack', kib(N));
+    const autoAck = await withCpu(brokerPid, () => timed(() => autoAckConsumer(amqp, 'bench.auto-ack', N)));
+    await declare('bench.two-consumers');
+    await publishAll(amqp, 'bench.two-consumers', kib(N));
+    const twoConsumers = await withCpu(brokerPid, () => timed(() => parallelConsumers(`amqp://127.0.0.1:${stack.node.options.amqpPort}`, 'bench.two-consumers', N, 2)));
+    const pythonStartup = pythonStartupSeconds(python);
 
     const restore = await timed(() => run<RestoreMessagesResult>('restoreMessages', { cluster: 'bench', from: ours.value.setId, toQueue: 'bench.restored' }));
     if (restore.value.queues[0]!.depthAfter !== N) throw new Error('restore did not land every message');
@@ -132,9 +152,20 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       rabbitmq: 'isolated node of the bench (RabbitMQ 3.10 here)',
       messages: N,
-      copyBackup: { seconds: ours.seconds, perSecond: rate(N, ours.seconds), segments: ours.value.queues[0]!.segments },
-      bareConsumer: { seconds: bare.seconds, perSecond: rate(N, bare.seconds) },
-      guidePikaScript: { messages: pikaMessages, seconds: pika.seconds, perSecond: rate(pikaMessages, pika.seconds) },
+      copyBackup: { seconds: ours.seconds, perSecond: rate(N, ours.seconds), segments: ours.value.queues[0]!.segments, brokerCoresBusy: ours.cores, workerCoresBusy: oursWorkerCores },
+      bareConsumer: { seconds: bare.seconds, perSecond: rate(N, bare.seconds), brokerCoresBusy: bare.cores },
+      guidePikaScript: {
+        messages: pikaMessages,
+        seconds: pika.seconds,
+        perSecond: rate(pikaMessages, pika.seconds),
+        pythonStartupSeconds: pythonStartup,
+        // Its consume loop alone, start-up taken off.
+        loopPerSecond: rate(pikaMessages, Math.max(1e-3, pika.seconds - pythonStartup)),
+      },
+      ceiling: {
+        autoAckConsumer: { seconds: autoAck.seconds, perSecond: rate(N, autoAck.seconds), brokerCoresBusy: autoAck.cores },
+        twoConsumers: { seconds: twoConsumers.seconds, perSecond: rate(N, twoConsumers.seconds), brokerCoresBusy: twoConsumers.cores },
+      },
       restore: { seconds: restore.seconds, perSecond: rate(N, restore.seconds) },
       barePublisherWithConfirms: { seconds: barePublish.seconds, perSecond: rate(N, barePublish.seconds) },
       memory: { messages: MEMORY_N, seconds: memory.seconds, perSecond: rate(MEMORY_N, memory.seconds), workerIdleRssMiB: idleRss / 2 ** 20, workerPeakRssMiB: peak / 2 ** 20 },
@@ -143,6 +174,8 @@ async function main(): Promise<void> {
         copyVsGuidePika: rate(N, ours.seconds) / rate(pikaMessages, pika.seconds),
         // The ceiling for the one above: what the broker delivers to one consumer that stores nothing.
         bareConsumerVsGuidePika: rate(N, bare.seconds) / rate(pikaMessages, pika.seconds),
+        autoAckConsumerVsGuidePika: rate(N, autoAck.seconds) / rate(pikaMessages, pika.seconds),
+        twoConsumersVsGuidePika: rate(N, twoConsumers.seconds) / rate(pikaMessages, pika.seconds),
         restoreVsBarePublisher: barePublish.seconds / restore.seconds,
       },
       goals: { copyVsBareConsumer: 0.7, copyVsGuidePika: 10, restoreVsBarePublisher: 0.7, workerPeakRssMiB: 256 },
@@ -151,9 +184,10 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     const f = (x: number) => x.toFixed(2);
-    console.log(`copy backup      ${results.copyBackup.perSecond} msg/s (${f(ours.seconds)} s, whole workflow)`);
-    console.log(`bare consumer    ${results.bareConsumer.perSecond} msg/s (${f(bare.seconds)} s)   ours/bare = ${f(results.ratios.copyVsBareConsumer)} (goal >= 0.7)`);
-    console.log(`guide pika       ${results.guidePikaScript.perSecond} msg/s (${pikaMessages} messages, ${f(pika.seconds)} s, whole script)   ours/pika = ${f(results.ratios.copyVsGuidePika)} (goal >= 10; ceiling: bare consumer/pika = ${f(results.ratios.bareConsumerVsGuidePika)})`);
+    console.log(`copy backup      ${results.copyBackup.perSecond} msg/s (${f(ours.seconds)} s, whole workflow; broker ${f(ours.cores)} cores busy, worker ${f(oursWorkerCores)})`);
+    console.log(`bare consumer    ${results.bareConsumer.perSecond} msg/s (${f(bare.seconds)} s; broker ${f(bare.cores)} cores busy)   ours/bare = ${f(results.ratios.copyVsBareConsumer)} (goal >= 0.7)`);
+    console.log(`guide pika       ${results.guidePikaScript.perSecond} msg/s (${pikaMessages} messages, ${f(pika.seconds)} s, whole script; Python start-up ${f(pythonStartup)} s, loop alone ${results.guidePikaScript.loopPerSecond} msg/s)   ours/pika = ${f(results.ratios.copyVsGuidePika)} (goal >= 10)`);
+    console.log(`ceiling          bare consumer/pika = ${f(results.ratios.bareConsumerVsGuidePika)}; auto-ack consumer ${results.ceiling.autoAckConsumer.perSecond} msg/s (/pika = ${f(results.ratios.autoAckConsumerVsGuidePika)}; broker ${f(autoAck.cores)} cores); two consumers ${results.ceiling.twoConsumers.perSecond} msg/s (/pika = ${f(results.ratios.twoConsumersVsGuidePika)}; broker ${f(twoConsumers.cores)} cores)`);
     console.log(`restore          ${results.restore.perSecond} msg/s (${f(restore.seconds)} s, whole workflow)`);
     console.log(`bare publisher   ${results.barePublisherWithConfirms.perSecond} msg/s (${f(barePublish.seconds)} s)   ours/bare = ${f(results.ratios.restoreVsBarePublisher)} (goal >= 0.7)`);
     console.log(`memory run       ${MEMORY_N} messages in ${f(memory.seconds)} s; worker RSS idle ${f(results.memory.workerIdleRssMiB)} MiB, peak ${f(results.memory.workerPeakRssMiB)} MiB (goal <= 256)`);

@@ -88,11 +88,13 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     if (changes(p.plan) === 0) continue;
     const node = nodeActivities(p.taskQueue, timing);
     const ref = { cluster: input.cluster, node: p.node };
+    let stopping = false;
     try {
       progress('writing files', `${p.node}: ${changes(p.plan)} file(s)`);
       await node.quick.writeConfigurationFiles({ ...ref, storage: set.storage, prefix: set.prefix, files: p.files, plan: p.plan });
       if (input.restart) {
         progress('restarting', p.node);
+        stopping = true;
         await node.quick.stopNodeVm(ref);
         await node.restart.startNodeApp(ref);
         result.nodes[i]!.restarted = true;
@@ -104,11 +106,12 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
       // Compensation, out of reach of a cancellation: the node's old files back, and the node running again.
       const undo = await CancellationScope.nonCancellable(async () => {
         const { putBack } = await node.quick.rollBackConfigurationFiles({ ...ref, files: p.files, plan: p.plan });
-        if (input.restart) {
+        // A node not yet stopped still runs with its old files in memory: it is left running.
+        if (stopping) {
           await node.quick.stopNodeVm(ref).catch(() => undefined);
           await node.restart.startNodeApp(ref);
         }
-        return `${putBack.length} file(s) of ${p.node} put back${input.restart ? ' and the node started with them' : ''}`;
+        return `${putBack.length} file(s) of ${p.node} put back${stopping ? ' and the node started with them' : ''}`;
       }).catch((undoError: unknown) => `putting back the files of ${p.node} failed too (${describe(undoError)}): the replaced files are kept as *.rabbitvault-before-${restoreTag}`);
       throw explainFailure(
         `restoring the configuration of ${p.node}`,
