@@ -3,6 +3,7 @@ import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, rmSyn
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readManifest } from '../activities/backupSets/catalog';
+import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
 import { LocalDirectoryStorage } from '../activities/storage/local';
 import type { BackupConfigurationResult } from '../workflows/backupConfiguration';
 import type { RestoreConfigurationResult } from '../workflows/restoreConfiguration';
@@ -89,6 +90,22 @@ describe('configuration backup and restore (plain host, local node access)', () 
       assert.equal(existsSync(advanced), false);
     } finally {
       writeFileSync(artifactPath(name), good);
+    }
+  });
+
+  test('a restore with restart is refused with ClusterBusy, nothing written, while another operation that stops the nodes holds the cluster lock', async () => {
+    const lock = await h.client.workflow.start('dataDirectoryLock', {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: dataDirectoryLockWorkflowId('c'),
+      args: [{ cluster: 'c', holder: { workflowType: 'backupDataDirectory', workflowId: 'someone-else', runId: 'x' } }],
+    });
+    try {
+      const busy = await failureOf(run('restoreConfiguration', { cluster: 'c', from: 'latest', restart: true, ...quick }));
+      assert.equal(busy.type, 'ClusterBusy');
+      assert.match(readFileSync(conf, 'utf8'), /heartbeat = 23/);
+      assert.equal(existsSync(advanced), false);
+    } finally {
+      await lock.terminate('test done');
     }
   });
 

@@ -62,7 +62,7 @@ describe('data-directory backup and restore', () => {
     const second = await h.client.workflow.start('backupDataDirectory', { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId('second'), args: [{ cluster: 'c', ...quick }] });
     const busy = await failureOf(second.result());
     assert.equal(busy.type, 'ClusterBusy');
-    assert.match(busy.message, /^cluster c is busy: another data-directory backup or restore of it is running .* nothing was stopped or changed/);
+    assert.match(busy.message, /^cluster c is busy: another operation that stops its nodes is running \(a data-directory backup or restore.* nothing was stopped or changed/);
     const secondSteps = ((await second.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
     assert.deepEqual(secondSteps, [], 'the refused backup ran no step');
     const backup = (await handle.result()) as BackupDataDirectoryResult;

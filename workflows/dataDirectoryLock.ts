@@ -12,7 +12,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { FailureType } from '../common/failures';
 import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
 
-// One data-directory backup or restore per cluster at a time: two at once
+// One operation that stops a cluster's nodes at a time (a data-directory
+// backup or restore, a configuration restore with restart): two at once
 // would stop and start the same nodes under each other and share a node's
 // staging directory. The lock is a child workflow with a fixed id: Temporal
 // runs at most one workflow per id, so the start itself is the atomic test,
@@ -44,7 +45,7 @@ export async function withDataDirectoryLock<T>(cluster: string, work: () => Prom
   }).catch((error: unknown) => {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     throw ApplicationFailure.create({
-      message: `cluster ${cluster} is busy: another data-directory backup or restore of it is running (it holds workflow ${lockId}; its parent is the holder); nothing was stopped or changed. Wait for it to end and start this again`,
+      message: `cluster ${cluster} is busy: another operation that stops its nodes is running (a data-directory backup or restore, or a configuration restore with restart; it holds workflow ${lockId}; its parent is the holder); nothing was stopped or changed. Wait for it to end and start this again`,
       type: FailureType.ClusterBusy,
       nonRetryable: true,
     });

@@ -1,10 +1,12 @@
 import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { PlannedConfigFile } from '../activities/configuration/activities';
-import { ConfigurationDetails } from '../common/configurationDetails';
+import { ConfigurationDetails, type NodeConfigFile } from '../common/configurationDetails';
 import { RestoreConfigurationInput } from '../common/configurationInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
-import { describe, nodeActivities } from './dataDirectorySaga';
+import { describe, nodeActivities, type SagaTiming } from './dataDirectorySaga';
+import { withDataDirectoryLock } from './dataDirectoryLock';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoredNodeConfiguration {
@@ -58,7 +60,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     throw explainFailure('finding the nodes in the target cluster', error, 'no node was touched');
   });
 
-  const plans: Array<{ node: string; taskQueue: string; files: (typeof chosen)[number]['files']; plan: PlannedConfigFile[] }> = [];
+  const plans: NodePlan[] = [];
   for (const [i, c] of chosen.entries()) {
     progress('planning', c.node);
     const taskQueue = queues[i]!.taskQueue;
@@ -69,20 +71,39 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
       });
     plans.push({ node: c.node, taskQueue, files: c.files, plan });
   }
-  const changes = (plan: PlannedConfigFile[]) => plan.filter((p) => p.action !== 'identical').length;
   const result: RestoreConfigurationResult = {
     cluster: input.cluster,
     sourceCluster,
     setId: set.manifest.setId,
     dryRun: input.dryRun,
     nodes: plans.map((p) => ({ node: p.node, files: p.plan, restarted: false })),
-    filesChanged: input.dryRun ? 0 : plans.reduce((sum, p) => sum + changes(p.plan), 0),
+    filesChanged: input.dryRun ? 0 : plans.reduce((sum, p) => sum + p.plan.filter((f) => f.action !== 'identical').length, 0),
   };
   if (input.dryRun) {
     progress('done', 'dry run: nothing written');
     return result;
   }
 
+  // Restarting nodes takes the cluster's lock, like data-directory backups and restores: never two stoppers at once.
+  const apply = () => applyPlans({ input, set: { storage: set.storage, prefix: set.prefix }, plans, result, restoreTag, timing, progress });
+  await (input.restart ? withDataDirectoryLock(input.cluster, apply) : apply());
+  progress('done', `${result.filesChanged} file(s) written`);
+  return result;
+}
+
+type NodePlan = { node: string; taskQueue: string; files: NodeConfigFile[]; plan: PlannedConfigFile[] };
+
+// Per node, one at a time: write, restart, check; a failing node is rolled back and the failure says what changed.
+async function applyPlans({ input, set, plans, result, restoreTag, timing, progress }: {
+  input: z.output<typeof RestoreConfigurationInput>;
+  set: { storage: string; prefix: string };
+  plans: NodePlan[];
+  result: RestoreConfigurationResult;
+  restoreTag: string;
+  timing: SagaTiming;
+  progress: (step: string, detail?: string) => void;
+}): Promise<void> {
+  const changes = (plan: PlannedConfigFile[]) => plan.filter((p) => p.action !== 'identical').length;
   const done: string[] = [];
   for (const [i, p] of plans.entries()) {
     if (changes(p.plan) === 0) continue;
@@ -120,6 +141,4 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
       );
     }
   }
-  progress('done', `${result.filesChanged} file(s) written`);
-  return result;
 }
