@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ConfigFileKind, type NodeConfigFile } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
+import { ProcessFailed } from '../archive/processStream';
 import type { RabbitNode } from '../node/rabbitNode';
 
 // Config files are small; anything bigger is not a config file we should hold in memory.
@@ -50,10 +51,16 @@ export async function isRegularFile(node: RabbitNode, path: string): Promise<boo
 export async function readNodeFile(node: RabbitNode, path: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of node.host.streamOut(['cat', '--', path])) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_CONFIG_FILE_BYTES) throw node.failure(`${path} on ${node.nodeName} is larger than ${MAX_CONFIG_FILE_BYTES} bytes: not a configuration file`, FailureType.NodeCommandFailed, true);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of node.host.streamOut(['cat', '--', path])) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_CONFIG_FILE_BYTES) throw node.failure(`${path} on ${node.nodeName} is larger than ${MAX_CONFIG_FILE_BYTES} bytes: not a configuration file`, FailureType.NodeCommandFailed, true);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    // cat's own words (permission denied, no such file), named with the file and node.
+    if (error instanceof ProcessFailed) throw node.failure(`cannot read ${path} on ${node.nodeName}: ${error.message}`, FailureType.NodeCommandFailed);
+    throw error;
   }
   return Buffer.concat(chunks);
 }
