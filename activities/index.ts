@@ -7,6 +7,7 @@ import { createDrillActivities } from './drills/activities';
 import { createOffsiteActivities } from './offsite/activities';
 import { createRetentionActivities } from './retention/activities';
 import { createValidationActivities } from './validation/activities';
+import { createKubernetesConfigurationActivities } from './kubernetes/configurationActivities';
 import { createMessageActivities } from './messages';
 import { createNodeActivities } from './node/activities';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDrillActivities(deps),
     ...createNodeActivities(deps),
     ...createConfigurationActivities(deps),
+    ...createKubernetesConfigurationActivities(deps),
   };
 }
 

@@ -17,8 +17,26 @@ export const NodeConfigFile = z.object({
 });
 export type NodeConfigFile = z.infer<typeof NodeConfigFile>;
 
-// The configuration part of a set's manifest details: one entry per node.
+
+// A Helm-deployed cluster's Kubernetes objects in a configuration set (the guide's kubectl/helm commands).
+// Key names only: the values (passwords in the Secret, in rabbitmq.conf) live in the artifacts, never here.
+export const KubernetesConfigurationDetails = z.object({
+  server: z.string(),
+  namespace: z.string(),
+  release: z.string(),
+  statefulSet: z.string(),
+  configMap: z.object({ name: z.string(), artifact: z.string(), keys: z.array(z.string()) }),
+  secret: z.object({ name: z.string(), artifact: z.string(), keys: z.array(z.string()) }),
+  persistentVolumeClaims: z.array(z.object({ name: z.string(), artifact: z.string(), storageClass: z.string().nullable(), size: z.string().nullable() })),
+  helm: z.object({ revision: z.number().int(), chart: z.string(), appVersion: z.string().nullable(), status: z.string(), valuesArtifact: z.string(), chartInfoArtifact: z.string() }),
+  // ConfigMap keys also stored as files of their own (rabbitmq.conf, enabled_plugins), as the guide extracts them.
+  extracted: z.array(z.object({ key: z.string(), artifact: z.string() })),
+});
+export type KubernetesConfigurationDetails = z.infer<typeof KubernetesConfigurationDetails>;
+
+// The configuration part of a set's manifest details: one entry per node on a host, and the Kubernetes objects.
 export const ConfigurationDetails = z.object({
   nodes: z.array(z.object({ node: z.string(), rabbitmqVersion: z.string(), files: z.array(NodeConfigFile) })),
+  kubernetes: KubernetesConfigurationDetails.optional(),
 });
 export type ConfigurationDetails = z.infer<typeof ConfigurationDetails>;

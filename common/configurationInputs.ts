@@ -23,6 +23,8 @@ export const RestoreConfigurationInput = z
     storage: ResourceName.optional(),
     // Nodes of the set to restore (default: every node in the set); each must be configured in the target cluster.
     nodes: z.array(NodeName).min(1).optional(),
+    // The set's Kubernetes ConfigMap too, when it has one (kubectl apply; with restart, a rollout restart of the StatefulSet).
+    kubernetes: z.boolean().default(true),
     // Plan only: which files differ from the set, nothing written.
     dryRun: z.boolean().default(false),
     // RabbitMQ reads its configuration files only when the Erlang VM starts:

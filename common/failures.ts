@@ -34,6 +34,9 @@ export const FailureType = {
   ResticError: 'ResticError',
   // Another data-directory backup or restore of the cluster holds its lock.
   ClusterBusy: 'ClusterBusy',
+  // Kubernetes API (configuration of Helm-deployed clusters).
+  KubernetesApiError: 'KubernetesApiError',
+  KubernetesObjectNotFound: 'KubernetesObjectNotFound',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -63,4 +66,5 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.UnsafeArchive,
   FailureType.DataDirectoryRestoreRefused,
   FailureType.DowntimeLimitReached,
+  FailureType.KubernetesObjectNotFound,
 ];

@@ -63,12 +63,17 @@ export function parseConfigFile(file: string): RabbitvaultConfig {
   return resolveRelativePaths(parsed.data, path.dirname(file));
 }
 
-// A local storage path in a config file is relative to that file, not to the shell.
+// A local storage path or a kubeconfig in a config file is relative to that file, not to the shell.
 function resolveRelativePaths(config: RabbitvaultConfig, baseDir: string): RabbitvaultConfig {
   const targets = Object.fromEntries(
     Object.entries(config.storage.targets).map(([name, t]) =>
       t.type === 'local' ? [name, { ...t, path: path.resolve(baseDir, t.path) }] : [name, t],
     ),
   );
-  return { ...config, storage: { ...config.storage, targets } };
+  const clusters = Object.fromEntries(
+    Object.entries(config.clusters).map(([name, c]) =>
+      c.kubernetes && c.kubernetes.kubeconfig !== 'in-cluster' ? [name, { ...c, kubernetes: { ...c.kubernetes, kubeconfig: path.resolve(baseDir, c.kubernetes.kubeconfig) } }] : [name, c],
+    ),
+  );
+  return { ...config, storage: { ...config.storage, targets }, clusters };
 }

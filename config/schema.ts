@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ResourceName } from '../common/names';
+import { KubernetesAccess } from './kubernetesSchema';
 import { NodeConfig } from './nodeSchema';
 import * as automation from './automationSchema';
 
@@ -84,6 +85,8 @@ const ClusterConfig = z
       .optional(),
     // Nodes whose data directory rabbitvault backs up and restores (config/nodeSchema.ts).
     nodes: z.array(NodeConfig).default([]),
+    // A cluster deployed on Kubernetes with the Helm chart: its ConfigMap, Secret, PVCs and Helm release (config/kubernetesSchema.ts).
+    kubernetes: KubernetesAccess.optional(),
   })
   .strict();
 export type ClusterConfig = z.infer<typeof ClusterConfig>;

@@ -21,8 +21,8 @@ usage: rabbitvault <command> [--config FILE] [--json]
   worker --node-queue Q                    also serve node task queue Q (data-directory steps of a node on this host)
   backup data --cluster C [--method archive|restic] [--all-together] [--copy pre-copy|while-stopped] [--downtime-limit S]   back up nodes' data directories (pre-copy, then stop_app saga)
   restore data --cluster C --from SET_ID|latest [--method archive|restic]   full recovery from a data-directory set
-  backup configuration --cluster C [--node N]...   back up the nodes' configuration files (rabbitmq.conf, conf.d, advanced.config, enabled_plugins, rabbitmq-env.conf)
-  restore configuration --cluster C --from SET_ID|latest [--dry-run] [--restart] [--node N]...   put them back (kept copies of what they replace)
+  backup configuration --cluster C [--node N]...   back up the configuration: Kubernetes ConfigMap, Secret, PVCs, Helm values; nodes' rabbitmq.conf, enabled_plugins, ...
+  restore configuration --cluster C --from SET_ID|latest [--dry-run] [--restart] [--node N]... [--no-kubernetes]   put it back (kept copies of what it replaces)
   backup definitions --cluster C           back up definitions (GET /api/definitions)
   restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
   backup messages --cluster C [--queue Q|PATTERN]... [--vhost V]... [--mode copy|drain]   back up queue contents (copy is non-destructive)

@@ -1,5 +1,6 @@
 // `npm test`: lint, type-check, start the real dev stack (Temporal dev server,
-// MinIO, two isolated RabbitMQ nodes), run every test against it, tear it down.
+// MinIO, two isolated RabbitMQ nodes, a Kubernetes API server), run every test
+// against it, tear it down.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureDebianPackage } from './devstack/debianPackages';
 import { ensureGoTool, MINIO, TEMPORAL_CLI } from './devstack/goTools';
+import { ensureKubernetesBinaries, startKubernetesApiServer } from './devstack/kubernetes';
 import { startMinio } from './devstack/minio';
 import { freePort } from './devstack/ports';
 import { SetupError, step } from './devstack/progress';
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
   }
   await ensureGoTool(TEMPORAL_CLI);
   await ensureGoTool(MINIO);
+  await ensureKubernetesBinaries();
   // Data-directory backups: restic (Method 5) and zstd (the archive compressor), from Debian.
   await ensureDebianPackage('restic', 'restic');
   await ensureDebianPackage('zstd', 'zstd');
@@ -57,11 +60,12 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void teardown().then(() => process.exit(130)));
   try {
     const temporalPort = await freePort();
-    const [temporal, minio] = await Promise.all([
+    const [temporal, minio, kubernetes] = await Promise.all([
       startTemporalDevServer({ port: temporalPort, logFile: path.join(runDir, 'temporal.log') }),
       startMinio({ port: await freePort(), dataDir: path.join(runDir, 'minio'), logFile: path.join(runDir, 'minio.log') }),
+      startKubernetesApiServer({ dir: path.join(runDir, 'kubernetes'), etcdPort: await freePort(), etcdPeerPort: await freePort(), apiPort: await freePort() }),
     ]);
-    stops.push(temporal.stop, minio.stop);
+    stops.push(temporal.stop, minio.stop, kubernetes.stop);
     const nodes = await Promise.all(
       ['a', 'b'].map(async (suffix) => {
         const node = new IsolatedRabbitNode({
@@ -86,6 +90,7 @@ async function main(): Promise<number> {
       workflowBundlePath,
       minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
       nodes: nodes.map((n) => n.options),
+      kubernetes: { server: kubernetes.server, kubeconfig: kubernetes.kubeconfig },
     };
     mkdirSync(path.join(runDir, 'work'), { recursive: true });
     const files = testFiles(selected);

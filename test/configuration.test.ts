@@ -152,7 +152,7 @@ describe('configuration backup and restore (plain host, local node access)', () 
     const file = writeConfigFile(h.config, path.join(dir, 'rabbitvault.yaml'));
     const backup = await runCli(['backup', 'configuration', '--cluster', 'c', '--wait', '--config', file], dir);
     assert.equal(backup.code, 0, backup.stderr);
-    assert.match(backup.stdout, /backed up the configuration files of 1 node\(s\) of c: set \S+ at /);
+    assert.match(backup.stdout, /backed up the configuration of c and 1 node\(s\) on hosts: set \S+ at /);
     assert.match(backup.stdout, new RegExp(`rabbitmq\\.conf ${conf.replace(/[.]/g, '\\.')} \\(\\d+ bytes, mode \\d+ `));
     writeFileSync(conf, Buffer.concat([readFileSync(conf), Buffer.from('# edited\n')]));
     const dry = await runCli(['restore', 'configuration', '--cluster', 'c', '--from', 'latest', '--dry-run', '--wait', '--config', file], dir);

@@ -12,15 +12,18 @@ export interface BackupConfigurationResult {
   storage: string;
   location: string;
   nodes: ConfigurationDetails['nodes'];
+  kubernetes?: ConfigurationDetails['kubernetes'];
   startedAt: string;
   finishedAt: string;
 }
 
-// The guide's "Configuration Backup" for nodes on hosts: the files each node
-// says it was started with (rabbitmq.conf and conf.d, advanced.config,
-// enabled_plugins, rabbitmq-env.conf), byte for byte with mode and owner,
-// read on the node's host by the worker serving its node task queue. Nothing
-// is stopped. The manifest is written last.
+// The guide's "Configuration Backup". On Kubernetes: the release's ConfigMap,
+// Secret and PVCs as the API returns them, its Helm values and chart info, and
+// rabbitmq.conf / enabled_plugins extracted from the ConfigMap. For nodes on
+// hosts: the files each node says it was started with (rabbitmq.conf and
+// conf.d, advanced.config, enabled_plugins, rabbitmq-env.conf), byte for byte
+// with mode and owner, read on the node's host by the worker serving its node
+// task queue. Nothing is stopped. The manifest is written last.
 export async function backupConfiguration(rawInput: BackupConfigurationInput): Promise<BackupConfigurationResult> {
   const input = parseWorkflowInput(BackupConfigurationInput, rawInput, 'backupConfiguration');
   const progress = trackProgress();
@@ -30,23 +33,34 @@ export async function backupConfiguration(rawInput: BackupConfigurationInput): P
   const prefix = setPrefix(input.cluster, 'configuration', setId);
   const timing = { downtimeLimitSeconds: 0, nodeStartTimeoutSeconds: 0, heartbeatTimeoutSeconds: 30, retry: input.retry };
 
-  const nodes = await act.planDataDirectoryNodes({ cluster: input.cluster, nodes: input.nodes }).catch((error: unknown) => {
-    throw explainFailure('planning the nodes', error, 'nothing was read');
+  const sources = await act.planConfigurationSources({ cluster: input.cluster, nodes: input.nodes }).catch((error: unknown) => {
+    throw explainFailure('planning what to read', error, 'nothing was read');
   });
+  const incomplete = `set ${setId} stays incomplete and is never offered for restore`;
+  let kubernetes: Awaited<ReturnType<typeof act.exportKubernetesConfiguration>> | undefined;
+  if (sources.kubernetes) {
+    progress('reading Kubernetes objects', 'ConfigMap, Secret, PersistentVolumeClaims, Helm release');
+    kubernetes = await act.exportKubernetesConfiguration({ cluster: input.cluster, storage: input.storage, prefix }).catch((error: unknown) => {
+      throw explainFailure(`reading the Kubernetes objects of ${input.cluster}`, error, incomplete);
+    });
+  }
   const captured: CapturedNodeConfiguration[] = [];
-  for (const { name, taskQueue } of nodes) {
+  for (const { name, taskQueue } of sources.nodes) {
     progress('reading configuration files', name);
     captured.push(
       await nodeActivities(taskQueue, timing)
         .quick.captureNodeConfiguration({ cluster: input.cluster, node: name, storage: input.storage, prefix })
         .catch((error: unknown) => {
-          throw explainFailure(`reading the configuration files of ${name}`, error, `set ${setId} stays incomplete and is never offered for restore`);
+          throw explainFailure(`reading the configuration files of ${name}`, error, incomplete);
         }),
     );
   }
 
   progress('writing manifest', prefix);
-  const details: ConfigurationDetails = { nodes: captured.map(({ node, rabbitmqVersion, files }) => ({ node, rabbitmqVersion, files })) };
+  const details: ConfigurationDetails = {
+    nodes: captured.map(({ node, rabbitmqVersion, files }) => ({ node, rabbitmqVersion, files })),
+    ...(kubernetes ? { kubernetes: kubernetes.details } : {}),
+  };
   const { workflowId, runId } = workflowInfo();
   const finishedAt = new Date();
   const { location } = await act
@@ -57,8 +71,8 @@ export async function backupConfiguration(rawInput: BackupConfigurationInput): P
         cluster: input.cluster,
         component: 'configuration',
         setId,
-        rabbitmqVersion: captured[0]?.rabbitmqVersion ?? null,
-        artifacts: captured.flatMap((c) => c.artifacts),
+        rabbitmqVersion: captured[0]?.rabbitmqVersion ?? kubernetes?.details.helm.appVersion ?? null,
+        artifacts: [...(kubernetes?.artifacts ?? []), ...captured.flatMap((c) => c.artifacts)],
         workflow: { workflowId, runId },
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
@@ -69,5 +83,14 @@ export async function backupConfiguration(rawInput: BackupConfigurationInput): P
       throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
     });
   progress('done', location);
-  return { cluster: input.cluster, setId, storage: captured[0]!.storage, location, nodes: details.nodes, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
+  return {
+    cluster: input.cluster,
+    setId,
+    storage: captured[0]?.storage ?? kubernetes!.storage,
+    location,
+    nodes: details.nodes,
+    ...(details.kubernetes ? { kubernetes: details.kubernetes } : {}),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+  };
 }

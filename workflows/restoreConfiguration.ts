@@ -1,12 +1,14 @@
 import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { PlannedConfigFile } from '../activities/configuration/activities';
+import type { KubernetesRestorePlan } from '../activities/kubernetes/configurationActivities';
 import { ConfigurationDetails, type NodeConfigFile } from '../common/configurationDetails';
 import { RestoreConfigurationInput } from '../common/configurationInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
 import { describe, nodeActivities, type SagaTiming } from './dataDirectorySaga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
+import { applyConfigMap, type ConfigMapRef } from './kubernetesConfigMap';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
 
 export interface RestoredNodeConfiguration {
@@ -24,6 +26,8 @@ export interface RestoreConfigurationResult {
   nodes: RestoredNodeConfiguration[];
   // Files written on all nodes (replace + create).
   filesChanged: number;
+  // The set's ConfigMap (Kubernetes): what was (or, in a dry run, would be) done, key names only.
+  kubernetes?: KubernetesRestorePlan & { namespace: string; statefulSet: string; restarted: boolean };
 }
 
 // The guide's "Restore Configuration": checksums verified first; per node a
@@ -47,6 +51,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     throw ApplicationFailure.create({ message: `set ${set.manifest.setId} has no configuration details in its manifest; no node was touched`, type: FailureType.ManifestInvalid, nonRetryable: true });
   }
   const inSet = details.data.nodes;
+  const k8s = input.kubernetes ? details.data.kubernetes : undefined;
   const missing = (input.nodes ?? []).filter((n) => !inSet.some((s) => s.node === n));
   if (missing.length) {
     throw ApplicationFailure.create({
@@ -56,9 +61,22 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     });
   }
   const chosen = inSet.filter((s) => !input.nodes || input.nodes.includes(s.node));
-  const queues = await act.planDataDirectoryNodes({ cluster: input.cluster, nodes: chosen.map((c) => c.node) }).catch((error: unknown) => {
-    throw explainFailure('finding the nodes in the target cluster', error, 'no node was touched');
-  });
+  const queues = chosen.length
+    ? await act.planDataDirectoryNodes({ cluster: input.cluster, nodes: chosen.map((c) => c.node) }).catch((error: unknown) => {
+        throw explainFailure('finding the nodes in the target cluster', error, 'no node was touched');
+      })
+    : [];
+
+  let configMap: { ref: ConfigMapRef; plan: KubernetesRestorePlan } | undefined;
+  if (k8s) {
+    progress('planning', `ConfigMap ${k8s.namespace}/${k8s.configMap.name}`);
+    const artifact = set.manifest.artifacts.find((a) => a.name === k8s.configMap.artifact)!;
+    const ref = { cluster: input.cluster, storage: set.storage, prefix: set.prefix, artifact: artifact.name, sha256: artifact.sha256 };
+    const plan = await act.planKubernetesConfigMapRestore({ ...ref, restoreTag: restoreTag.toLowerCase() }).catch((error: unknown) => {
+      throw explainFailure(`planning the restore of ConfigMap ${k8s.namespace}/${k8s.configMap.name}`, error, 'nothing was touched');
+    });
+    configMap = { ref, plan };
+  }
 
   const plans: NodePlan[] = [];
   for (const [i, c] of chosen.entries()) {
@@ -78,6 +96,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     dryRun: input.dryRun,
     nodes: plans.map((p) => ({ node: p.node, files: p.plan, restarted: false })),
     filesChanged: input.dryRun ? 0 : plans.reduce((sum, p) => sum + p.plan.filter((f) => f.action !== 'identical').length, 0),
+    ...(configMap ? { kubernetes: { ...configMap.plan, namespace: k8s!.namespace, statefulSet: k8s!.statefulSet, restarted: false } } : {}),
   };
   if (input.dryRun) {
     progress('done', 'dry run: nothing written');
@@ -85,7 +104,14 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   }
 
   // Restarting nodes takes the cluster's lock, like data-directory backups and restores: never two stoppers at once.
-  const apply = () => applyPlans({ input, set: { storage: set.storage, prefix: set.prefix }, plans, result, restoreTag, timing, progress });
+  const apply = async () => {
+    if (configMap && configMap.plan.action !== 'identical') {
+      const restartedAt = new Date(workflowInfo().startTime).toISOString();
+      const { restarted } = await applyConfigMap(act, configMap.ref, k8s!, configMap.plan, { restart: input.restart, restartedAt, progress });
+      result.kubernetes!.restarted = restarted;
+    }
+    await applyPlans({ input, set: { storage: set.storage, prefix: set.prefix }, plans, result, restoreTag, timing, progress });
+  };
   await (input.restart ? withDataDirectoryLock(input.cluster, apply) : apply());
   progress('done', `${result.filesChanged} file(s) written`);
   return result;

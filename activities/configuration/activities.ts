@@ -2,8 +2,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { readSmallObject, storeArtifact } from '../backupSets/artifacts';
-import type { ActivityDeps } from '../deps';
-import { rabbitNode } from '../node/hosts';
+import { clusterConfig, type ActivityDeps } from '../deps';
+import { nodeConfig, rabbitNode } from '../node/hosts';
 import {
   configFilesOf,
   isRegularFile,
@@ -49,9 +49,24 @@ export function configArtifactName(node: string, path: string): string {
   return `${node}${path.replace(/\//g, '--')}`;
 }
 
-// Every activity here runs on the node's own task queue (a worker on the node's host).
+// All but planConfigurationSources run on the node's own task queue (a worker on the node's host).
 export function createConfigurationActivities(deps: ActivityDeps) {
   return {
+    // Main queue: which nodes (in config order, on which node task queue) and whether the cluster's Kubernetes objects are backed up.
+    async planConfigurationSources(input: { cluster: string; nodes?: string[] }): Promise<{ nodes: Array<{ name: string; taskQueue: string }>; kubernetes: boolean }> {
+      const cluster = clusterConfig(deps.config, input.cluster);
+      const kubernetes = cluster.kubernetes !== undefined;
+      if (!kubernetes && cluster.nodes.length === 0) {
+        throw ApplicationFailure.create({
+          message: `cluster "${input.cluster}" has neither nodes nor kubernetes in the worker's config (clusters.${input.cluster}.nodes, clusters.${input.cluster}.kubernetes): nothing to read its configuration from`,
+          type: FailureType.UnknownNode,
+          nonRetryable: true,
+        });
+      }
+      const wanted = input.nodes ?? cluster.nodes.map((n) => n.name);
+      return { nodes: wanted.map((name) => ({ name, taskQueue: nodeConfig(deps.config, input.cluster, name).access.taskQueue })), kubernetes };
+    },
+
     // The files the node says it runs with, byte for byte, with mode and owner. Idempotent: a retry rewrites the same keys.
     async captureNodeConfiguration(input: NodeSetRef): Promise<CapturedNodeConfiguration> {
       const node = rabbitNode(deps.config, input.cluster, input.node);

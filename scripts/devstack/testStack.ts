@@ -6,6 +6,8 @@ export const TestStackInfo = z.object({
   temporalAddress: z.string(),
   workflowBundlePath: z.string(),
   minio: z.object({ endpoint: z.string(), accessKeyId: z.string(), secretAccessKey: z.string() }),
+  // A real kube-apiserver (with etcd; no kubelet, no controllers) and a kubeconfig for it.
+  kubernetes: z.object({ server: z.string(), kubeconfig: z.string() }),
   nodes: z.array(
     z.object({
       name: z.string(),

@@ -26,7 +26,13 @@ export async function backupConfigurationCommand(ctx: CliContext, argv: string[]
     },
     { wait: values.wait, json: values.json },
     (r) => [
-      `backed up the configuration files of ${r.nodes.length} node(s) of ${r.cluster}: set ${r.setId} at ${r.location}`,
+      `backed up the configuration of ${r.cluster}${r.kubernetes ? ` (Kubernetes release ${r.kubernetes.release} in ${r.kubernetes.namespace})` : ''} and ${r.nodes.length} node(s) on hosts: set ${r.setId} at ${r.location}`,
+      ...(r.kubernetes
+        ? [
+            `  ConfigMap ${r.kubernetes.configMap.name} (${r.kubernetes.configMap.keys.join(', ')}), Secret ${r.kubernetes.secret.name} (${r.kubernetes.secret.keys.length} keys), PVCs ${r.kubernetes.persistentVolumeClaims.map((p) => p.name).join(', ') || 'none'}`,
+            `  Helm ${r.kubernetes.helm.chart} revision ${r.kubernetes.helm.revision} (${r.kubernetes.helm.status}): ${r.kubernetes.helm.valuesArtifact}, ${r.kubernetes.helm.chartInfoArtifact}; extracted ${r.kubernetes.extracted.map((e) => e.key).join(', ') || 'nothing'}`,
+          ]
+        : []),
       ...r.nodes.flatMap((n) => [`  ${n.node} (RabbitMQ ${n.rabbitmqVersion}):`, ...n.files.map((f) => `    ${f.kind} ${f.path} (${f.size} bytes, mode ${f.mode} ${f.owner}:${f.group})`)]),
     ],
   );

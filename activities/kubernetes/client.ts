@@ -1,0 +1,29 @@
+import type { KubernetesAccess } from '../../config/kubernetesSchema';
+
+// @kubernetes/client-node is an ES module: loaded with import() from this
+// CommonJS code, once, on first use (workers without Kubernetes never load it).
+type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
+let loaded: Promise<ClientNode> | undefined;
+export function clientNode(): Promise<ClientNode> {
+  loaded ??= import('@kubernetes/client-node');
+  return loaded;
+}
+
+export interface KubernetesApis {
+  k8s: ClientNode;
+  core: InstanceType<ClientNode['CoreV1Api']>;
+  apps: InstanceType<ClientNode['AppsV1Api']>;
+  // "cluster https://... namespace mq": for messages, without any credential.
+  describe: string;
+}
+
+// Clients for the cluster's Kubernetes API from its kubeconfig (or the pod's service account).
+export async function kubernetesApis(access: KubernetesAccess): Promise<KubernetesApis> {
+  const k8s = await clientNode();
+  const kc = new k8s.KubeConfig();
+  if (access.kubeconfig === 'in-cluster') kc.loadFromCluster();
+  else kc.loadFromFile(access.kubeconfig);
+  if (access.context) kc.setCurrentContext(access.context);
+  const server = kc.getCurrentCluster()?.server ?? 'unknown server';
+  return { k8s, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), describe: `Kubernetes API ${server}, namespace ${access.namespace}` };
+}
