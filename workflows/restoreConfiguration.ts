@@ -105,12 +105,15 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
 
   // Restarting nodes takes the cluster's lock, like data-directory backups and restores: never two stoppers at once.
   const apply = async () => {
+    // What is already restored, for the message of a later failure.
+    const done: string[] = [];
     if (configMap && configMap.plan.action !== 'identical') {
       const restartedAt = new Date(workflowInfo().startTime).toISOString();
       const { restarted } = await applyConfigMap(act, configMap.ref, k8s!, configMap.plan, { restart: input.restart, restartedAt, progress });
       result.kubernetes!.restarted = restarted;
+      done.push(`ConfigMap ${k8s!.namespace}/${configMap.plan.configMap}`);
     }
-    await applyPlans({ input, set: { storage: set.storage, prefix: set.prefix }, plans, result, restoreTag, timing, progress });
+    await applyPlans({ input, set: { storage: set.storage, prefix: set.prefix }, plans, result, restoreTag, timing, progress, done });
   };
   await (input.restart ? withDataDirectoryLock(input.cluster, apply) : apply());
   progress('done', `${result.filesChanged} file(s) written`);
@@ -120,7 +123,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
 type NodePlan = { node: string; taskQueue: string; files: NodeConfigFile[]; plan: PlannedConfigFile[] };
 
 // Per node, one at a time: write, restart, check; a failing node is rolled back and the failure says what changed.
-async function applyPlans({ input, set, plans, result, restoreTag, timing, progress }: {
+async function applyPlans({ input, set, plans, result, restoreTag, timing, progress, done }: {
   input: z.output<typeof RestoreConfigurationInput>;
   set: { storage: string; prefix: string };
   plans: NodePlan[];
@@ -128,9 +131,9 @@ async function applyPlans({ input, set, plans, result, restoreTag, timing, progr
   restoreTag: string;
   timing: SagaTiming;
   progress: (step: string, detail?: string) => void;
+  done: string[];
 }): Promise<void> {
   const changes = (plan: PlannedConfigFile[]) => plan.filter((p) => p.action !== 'identical').length;
-  const done: string[] = [];
   for (const [i, p] of plans.entries()) {
     if (changes(p.plan) === 0) continue;
     const node = nodeActivities(p.taskQueue, timing);
@@ -163,7 +166,7 @@ async function applyPlans({ input, set, plans, result, restoreTag, timing, progr
       throw explainFailure(
         `restoring the configuration of ${p.node}`,
         error,
-        `${undo}; ${done.length ? `already restored and left so: ${done.join(', ')}` : 'no other node was changed'}`,
+        `${undo}; ${done.length ? `already restored and left so: ${done.join(', ')}` : 'nothing else was changed'}`,
       );
     }
   }
