@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { clientNode } from '../activities/kubernetes/client';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { BackupConfigurationResult } from '../workflows/backupConfiguration';
 import type { RestoreConfigurationResult } from '../workflows/restoreConfiguration';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { runCli } from './support/cli';
+import { apis, createHelmRelease, type TestKubernetes } from './support/kubernetesFixtures';
 import { scratchDir, testNode, testStack } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
 
@@ -19,17 +18,6 @@ const password = `pw-${randomBytes(8).toString('hex')}`;
 const conf = 'listeners.tcp.default = 5672\nmanagement.tcp.port = 15672\nvm_memory_high_watermark.relative = 0.6\n';
 const plugins = '[rabbitmq_management,rabbitmq_peer_discovery_k8s,rabbitmq_prometheus].\n';
 const quick = { retry: { initialIntervalSeconds: 0.5, maximumIntervalSeconds: 2, maximumAttempts: 3 } };
-
-// A Helm 3 release Secret as helm writes it: data.release = base64(gzip(JSON)), which Kubernetes base64s again.
-function helmReleaseSecret(revision: number, values: Record<string, unknown>, status: string) {
-  const release = { name: 'mq', namespace, version: revision, info: { status, last_deployed: `2026-11-2${revision}T10:00:00Z` }, chart: { metadata: { name: 'rabbitmq', version: `16.0.${revision}`, appVersion: '4.1.3' } }, config: values };
-  const helmEncoded = gzipSync(Buffer.from(JSON.stringify(release))).toString('base64');
-  return {
-    metadata: { name: `sh.helm.release.v1.mq.v${revision}`, labels: { owner: 'helm', name: 'mq', status, version: String(revision) } },
-    type: 'helm.sh/release.v1',
-    data: { release: Buffer.from(helmEncoded).toString('base64') },
-  };
-}
 
 // Every payload of a workflow's history, decoded: what the Web UI and the audit trail show.
 async function historyText(h: Harness, id: string): Promise<string> {
@@ -47,15 +35,9 @@ async function historyText(h: Harness, id: string): Promise<string> {
 describe('configuration backup and restore on Kubernetes (Helm release; real kube-apiserver)', () => {
   let h: Harness;
   let config: RabbitvaultConfig;
-  let core: Awaited<ReturnType<typeof apis>>['core'];
-  let appsApi: Awaited<ReturnType<typeof apis>>['apps'];
+  let core: TestKubernetes['core'];
+  let appsApi: TestKubernetes['apps'];
   let backedUp: BackupConfigurationResult;
-  const apis = async () => {
-    const k8s = await clientNode();
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(testStack().kubernetes.kubeconfig);
-    return { core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
-  };
   const start = (type: string, input: unknown) => h.client.workflow.start(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] });
   const run = async <T>(type: string, input: unknown) => (await start(type, input)).result() as Promise<T>;
   const storedFile = (name: string) => path.join((config.storage.targets.local as { path: string }).path, 'k', 'configuration', backedUp.setId, name);
@@ -63,19 +45,7 @@ describe('configuration backup and restore on Kubernetes (Helm release; real kub
 
   before(async () => {
     ({ core, apps: appsApi } = await apis());
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'mq', labels: { 'app.kubernetes.io/instance': 'mq' } }, data: { 'rabbitmq.conf': conf, enabled_plugins: plugins } } });
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'mq' }, stringData: { 'rabbitmq-password': password, 'rabbitmq-erlang-cookie': 'cookie' } } });
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace,
-      body: { metadata: { name: 'data-mq-0', labels: { 'app.kubernetes.io/instance': 'mq' } }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'standard', resources: { requests: { storage: '8Gi' } } } },
-    });
-    await appsApi.createNamespacedStatefulSet({
-      namespace,
-      body: { metadata: { name: 'mq' }, spec: { serviceName: 'mq', selector: { matchLabels: { app: 'mq' } }, template: { metadata: { labels: { app: 'mq' } }, spec: { containers: [{ name: 'rabbitmq', image: 'rabbitmq:4.1' }] } } } },
-    });
-    await core.createNamespacedSecret({ namespace, body: helmReleaseSecret(1, { replicaCount: 1 }, 'superseded') });
-    await core.createNamespacedSecret({ namespace, body: helmReleaseSecret(2, { replicaCount: 3, auth: { username: 'admin', existingPasswordSecret: 'mq' } }, 'deployed') });
+    await createHelmRelease({ core, apps: appsApi }, namespace, { conf, plugins, password });
     const base = testConfig({ k: clusterEntry(testNode(0)) });
     config = { ...base, clusters: { k: { ...base.clusters.k!, kubernetes: { kubeconfig: testStack().kubernetes.kubeconfig, namespace, release: 'mq' } } } };
     h = await startHarness(config);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { clusterEntry, startHarness, testConfig } from './harness';
 import { declareQueue } from './rabbitHttp';
 import { testNode } from './stack';
-import { recordConfigurationHistories } from '../configuration.support';
+import { recordConfigurationHistories, recordKubernetesConfigurationHistories } from '../configuration.support';
 import { recordDataDirectoryHistories } from '../dataDirectory.support';
 import { recordResticPruneHistory } from './resticSets';
 
@@ -50,3 +50,4 @@ test('record the restic retention history', () => recordResticPruneHistory(path.
 
 // Configuration workflows need node access and a node worker too.
 test('record configuration workflow histories', () => recordConfigurationHistories(path.join(__dirname, '..', 'histories'), testNode(0)));
+test('record Kubernetes configuration workflow histories', () => recordKubernetesConfigurationHistories(path.join(__dirname, '..', 'histories'), testNode(0)));
