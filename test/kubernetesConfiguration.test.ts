@@ -133,6 +133,15 @@ describe('configuration backup and restore on Kubernetes (Helm release; real kub
     assert.match(dry.stdout, new RegExp(`ConfigMap ${namespace}/mq: identical`));
   });
 
+  test('a release with persistence off (no PVC) backs up without one', async () => {
+    // No controller here removes the pvc-protection finalizer: drop it so the delete completes.
+    const pvc = await core.readNamespacedPersistentVolumeClaim({ name: 'data-mq-0', namespace });
+    await core.replaceNamespacedPersistentVolumeClaim({ name: 'data-mq-0', namespace, body: { ...pvc, metadata: { ...pvc.metadata, finalizers: [] } } });
+    await core.deleteNamespacedPersistentVolumeClaim({ name: 'data-mq-0', namespace });
+    const r = await run<BackupConfigurationResult>('backupConfiguration', { cluster: 'k', ...quick });
+    assert.deepEqual(r.kubernetes!.persistentVolumeClaims, []);
+  });
+
   test('an object that is not there fails at once, naming the config field', async () => {
     await h.stop();
     const wrong = { ...config, clusters: { k: { ...config.clusters.k!, kubernetes: { ...config.clusters.k!.kubernetes!, secret: 'no-such-secret' } } } };

@@ -123,7 +123,18 @@ export function createKubernetesConfigurationActivities(deps: ActivityDeps) {
           )
         : await apis.core
             .listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `app.kubernetes.io/instance=${release}` })
-            .then(async (list) => (list.items.length ? list.items : [await apis.core.readNamespacedPersistentVolumeClaim({ name: release, namespace })]))
+            // A release with persistence off has no PVC: that is no error.
+            .then(async (list) =>
+              list.items.length
+                ? list.items
+                : await apis.core.readNamespacedPersistentVolumeClaim({ name: release, namespace }).then(
+                    (pvc) => [pvc],
+                    (e: unknown) => {
+                      if ((e as { code?: number }).code === 404) return [];
+                      throw e;
+                    },
+                  ),
+            )
             .catch((e: unknown) => {
               throw kubernetesFailure(e, `PersistentVolumeClaims of release ${release} in ${namespace} (labelled app.kubernetes.io/instance=${release}, or named ${release})`, field('persistentVolumeClaims'));
             });
