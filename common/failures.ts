@@ -37,6 +37,11 @@ export const FailureType = {
   // Kubernetes API (configuration of Helm-deployed clusters).
   KubernetesApiError: 'KubernetesApiError',
   KubernetesObjectNotFound: 'KubernetesObjectNotFound',
+  // Read back from backup storage and refused (issue 10): a message segment
+  // whose bytes break the format, and a configuration file whose path the
+  // target node does not report for that kind.
+  SegmentMalformed: 'SegmentMalformed',
+  ConfigurationPathRefused: 'ConfigurationPathRefused',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -67,4 +72,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.DataDirectoryRestoreRefused,
   FailureType.DowntimeLimitReached,
   FailureType.KubernetesObjectNotFound,
+  FailureType.SegmentMalformed,
+  FailureType.ConfigurationPathRefused,
 ];
