@@ -1,10 +1,11 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { NodeFacts } from '../activities/node/rabbitNode';
+import { DataDirectoryDetails, type DataDirectoryNodeRecord } from '../common/dataDirectoryDetails';
 import { RestoreDataDirectoryInput } from '../common/dataDirectoryInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
-import type { NodeBackupRecord } from './backupDataDirectory';
+import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
 import { nodeActivities, type SagaTiming, type StopWindow } from './dataDirectorySaga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
@@ -35,7 +36,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
 
   progress('verifying checksums', `${sourceCluster} data-directory ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { cluster: sourceCluster, component: 'data-directory', set: input.from, storage }, 'nothing was changed');
-  const details = set.manifest.details as { method: 'archive' | 'restic'; nodes: NodeBackupRecord[] };
+  const details = recordedDetails(set.manifest);
   if (input.method && input.method !== details.method) {
     throw ApplicationFailure.create({
       message: `invalid restoreDataDirectory input: method: set ${set.manifest.setId} was taken with method ${details.method}, not ${input.method}`,
@@ -48,7 +49,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
   });
 
   // Everything is checked on every node before any node is stopped.
-  const plans: Array<{ node: { name: string; taskQueue: string }; record: NodeBackupRecord; facts: NodeFacts }> = [];
+  const plans: Array<{ node: { name: string; taskQueue: string }; record: DataDirectoryNodeRecord; facts: NodeFacts }> = [];
   for (const node of targets) {
     progress('preflight', node.name);
     const record = details.nodes.find((r) => r.node === node.name);
@@ -120,12 +121,26 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
   return { cluster, sourceCluster, setId: set.manifest.setId, nodes: restored };
 }
 
+// The manifest's details, checked like everything read from storage: a record's
+// artifact must be one the set verification hashed, never a name of its own.
+function recordedDetails(manifest: { setId: string; details: unknown; artifacts: Array<{ name: string; size: number; sha256: string }> }): DataDirectoryDetails {
+  const source = { set: manifest.setId, artifact: 'manifest.json details' };
+  const details = parseUntrusted(DataDirectoryDetails, manifest.details, source);
+  for (const record of details.nodes) {
+    const listed = manifest.artifacts.find((a) => a.name === record.artifact.name);
+    if (!listed || listed.size !== record.artifact.size || listed.sha256 !== record.artifact.sha256) {
+      throw refuseUntrusted(source, `node ${record.node} names artifact ${JSON.stringify(record.artifact.name)}, which is not among the set's verified artifacts`);
+    }
+  }
+  return details;
+}
+
 function window(stoppedAt: Date, runningAt: Date): StopWindow {
   return { stoppedAt: stoppedAt.toISOString(), runningAt: runningAt.toISOString(), seconds: (runningAt.getTime() - stoppedAt.getTime()) / 1000 };
 }
 
 // Why a backed-up data directory cannot go onto this node, or undefined if it can.
-function refusal(record: NodeBackupRecord | undefined, target: NodeFacts, all: NodeBackupRecord[]): string | undefined {
+function refusal(record: DataDirectoryNodeRecord | undefined, target: NodeFacts, all: DataDirectoryNodeRecord[]): string | undefined {
   if (!record) return `the set has no data directory of node ${target.nodeName} (it has ${all.map((r) => r.node).join(', ')})`;
   if (record.facts.nodeName !== target.nodeName) return `the backup is of node ${record.facts.nodeName}, the target is ${target.nodeName}`;
   if (record.facts.dataDirectory !== target.dataDirectory) {
