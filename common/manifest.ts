@@ -7,7 +7,13 @@ export const MANIFEST_SCHEMA_VERSION = 1;
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
 
 export const Artifact = z.object({
-  name: z.string().min(1).regex(/^[^/\\]+$/, 'must be a file name without slashes'),
+  // A name becomes a storage key under the set's prefix: no slashes, no "." or "..", no control characters.
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^/\\\x00-\x1f\x7f]+$/, 'must be a file name without slashes or control characters')
+    .refine((n) => n !== '.' && n !== '..', 'must be a file name, not "." or ".."'),
   size: z.number().int().nonnegative(),
   sha256: Sha256,
   contentType: z.string().optional(),
@@ -21,7 +27,10 @@ export const Manifest = z.object({
   component: Component,
   setId: SetId,
   rabbitmqVersion: z.string().nullable(),
-  artifacts: z.array(Artifact).min(1),
+  artifacts: z
+    .array(Artifact)
+    .min(1)
+    .refine((list) => new Set(list.map((a) => a.name)).size === list.length, 'must not name an artifact twice'),
   workflow: z.object({ workflowId: z.string(), runId: z.string() }),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
