@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const ObjectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a Kubernetes object name (lowercase letters, digits, "-", ".")');
+export const ObjectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a Kubernetes object name (lowercase letters, digits, "-", ".")');
 
 // How a worker reaches a cluster deployed on Kubernetes with the Helm chart,
 // for its configuration backups (the guide's kubectl/helm commands).

@@ -6,6 +6,7 @@ import { ConfigurationDetails, type NodeConfigFile } from '../common/configurati
 import { RestoreConfigurationInput } from '../common/configurationInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
+import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
 import { describe, nodeActivities, type SagaTiming } from './dataDirectorySaga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
 import { applyConfigMap, type ConfigMapRef } from './kubernetesConfigMap';
@@ -46,12 +47,13 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
 
   progress('verifying backup set', `${sourceCluster}/configuration/${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'configuration', set: input.from }, 'no node was touched');
-  const details = ConfigurationDetails.safeParse(set.manifest.details);
-  if (!details.success) {
-    throw ApplicationFailure.create({ message: `set ${set.manifest.setId} has no configuration details in its manifest; no node was touched`, type: FailureType.ManifestInvalid, nonRetryable: true });
-  }
-  const inSet = details.data.nodes;
-  const k8s = input.kubernetes ? details.data.kubernetes : undefined;
+  // The details come from storage: strict schema, and every artifact they name is one the set verified.
+  const details = parseUntrusted(ConfigurationDetails, set.manifest.details, { set: set.manifest.setId, artifact: 'manifest.json (details)' });
+  const named = [...details.nodes.flatMap((n) => n.files.map((f) => f.artifact)), ...(details.kubernetes ? [details.kubernetes.configMap.artifact] : [])];
+  const unknown = named.find((name) => !set.manifest.artifacts.some((a) => a.name === name));
+  if (unknown !== undefined) throw refuseUntrusted({ set: set.manifest.setId, artifact: unknown }, 'named in the details but not an artifact of the manifest');
+  const inSet = details.nodes;
+  const k8s = input.kubernetes ? details.kubernetes : undefined;
   const missing = (input.nodes ?? []).filter((n) => !inSet.some((s) => s.node === n));
   if (missing.length) {
     throw ApplicationFailure.create({
@@ -70,9 +72,10 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   let configMap: { ref: ConfigMapRef; plan: KubernetesRestorePlan } | undefined;
   if (k8s) {
     progress('planning', `ConfigMap ${k8s.namespace}/${k8s.configMap.name}`);
+    // Present: checked against the manifest above.
     const artifact = set.manifest.artifacts.find((a) => a.name === k8s.configMap.artifact)!;
     const ref = { cluster: input.cluster, storage: set.storage, prefix: set.prefix, artifact: artifact.name, sha256: artifact.sha256 };
-    const plan = await act.planKubernetesConfigMapRestore({ ...ref, restoreTag: restoreTag.toLowerCase() }).catch((error: unknown) => {
+    const plan = await act.planKubernetesConfigMapRestore({ ...ref, restoreTag: restoreTag.toLowerCase(), statefulSet: k8s.statefulSet }).catch((error: unknown) => {
       throw explainFailure(`planning the restore of ConfigMap ${k8s.namespace}/${k8s.configMap.name}`, error, 'nothing was touched');
     });
     configMap = { ref, plan };
@@ -83,7 +86,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
     progress('planning', c.node);
     const taskQueue = queues[i]!.taskQueue;
     const plan = await nodeActivities(taskQueue, timing)
-      .quick.planConfigurationRestore({ cluster: input.cluster, node: c.node, files: c.files, restoreTag })
+      .quick.planConfigurationRestore({ cluster: input.cluster, node: c.node, files: c.files, restoreTag, setId: set.manifest.setId })
       .catch((error: unknown) => {
         throw explainFailure(`planning the restore on ${c.node}`, error, 'no node was touched');
       });

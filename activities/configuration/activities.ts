@@ -1,21 +1,25 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
+import { refuseUntrusted } from '../../common/untrusted';
 import { readSmallObject, storeArtifact } from '../backupSets/artifacts';
 import { clusterConfig, type ActivityDeps } from '../deps';
 import { nodeConfig, rabbitNode } from '../node/hosts';
 import {
   configFilesOf,
   isRegularFile,
+  nodeConfigPaths,
   nodeFileSha256,
   previousCopyPath,
   putBackNodeFile,
   readNodeFile,
   replaceNodeFile,
+  reportedPathFor,
   sha256,
   statNodeFile,
 } from './nodeConfigFiles';
 import type { NodeConfigFile } from '../../common/configurationDetails';
+import type { RabbitNode } from '../node/rabbitNode';
 
 export interface CapturedNodeConfiguration {
   storage: string;
@@ -47,6 +51,22 @@ interface NodeSetRef {
 // Artifact names: <node>--<path with "/" as "--">, unique per node and file.
 export function configArtifactName(node: string, path: string): string {
   return `${node}${path.replace(/\//g, '--')}`;
+}
+
+// A set's files are written only where the target node itself says it reads
+// that kind of file: a path from the set is never trusted (issue 10).
+async function refuseUnreportedPaths(node: RabbitNode, files: NodeConfigFile[], setId: string): Promise<void> {
+  const paths = await nodeConfigPaths(node);
+  for (const [i, file] of files.entries()) {
+    const source = { set: setId, artifact: file.artifact };
+    const found = reportedPathFor(file, paths);
+    if ('refused' in found) {
+      throw refuseUntrusted(source, `${file.kind} file for ${node.nodeName} at ${file.path}: ${found.refused}`, FailureType.ConfigurationPathRefused);
+    }
+    if (files.findIndex((f) => f.path === file.path) !== i) {
+      throw refuseUntrusted(source, `${file.path} is named twice for ${node.nodeName}`, FailureType.ConfigurationPathRefused);
+    }
+  }
 }
 
 // All but planConfigurationSources run on the node's own task queue (a worker on the node's host).
@@ -88,8 +108,10 @@ export function createConfigurationActivities(deps: ActivityDeps) {
     },
 
     // What a restore of these files would change on the node; touches nothing.
-    async planConfigurationRestore(input: { cluster: string; node: string; files: NodeConfigFile[]; restoreTag: string }): Promise<PlannedConfigFile[]> {
+    // Refuses a file whose path the node does not report for its kind.
+    async planConfigurationRestore(input: { cluster: string; node: string; files: NodeConfigFile[]; restoreTag: string; setId?: string }): Promise<PlannedConfigFile[]> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
+      await refuseUnreportedPaths(node, input.files, input.setId ?? 'being restored');
       const planned: PlannedConfigFile[] = [];
       for (const file of input.files) {
         const current = await nodeFileSha256(node, file.path);
@@ -104,9 +126,12 @@ export function createConfigurationActivities(deps: ActivityDeps) {
     async writeConfigurationFiles(input: NodeSetRef & { files: NodeConfigFile[]; plan: PlannedConfigFile[] }): Promise<{ written: string[] }> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
       const { backend } = deps.openStorage(input.storage);
+      // Again here, as the planning did: this activity writes as root, whatever called it.
+      await refuseUnreportedPaths(node, input.files, input.prefix);
       const written: string[] = [];
       for (const step of input.plan.filter((p) => p.action !== 'identical')) {
-        const file = input.files.find((f) => f.path === step.path)!;
+        const file = input.files.find((f) => f.path === step.path);
+        if (!file) throw ApplicationFailure.create({ message: `the plan names ${step.path}, which is no file of the set`, type: FailureType.InvalidInput, nonRetryable: true });
         if ((await nodeFileSha256(node, file.path)) === file.sha256) {
           written.push(file.path);
           continue;

@@ -1,9 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import type { KubernetesConfigurationDetails } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
-import type { KubernetesAccess } from '../../config/kubernetesSchema';
+import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
+import { ObjectName, type KubernetesAccess } from '../../config/kubernetesSchema';
 import { readSmallObject, storeArtifact } from '../backupSets/artifacts';
 import { clusterConfig, type ActivityDeps } from '../deps';
 import { sha256 } from '../configuration/nodeConfigFiles';
@@ -60,11 +62,18 @@ function stored(object: object): Buffer {
   return Buffer.from(`${JSON.stringify(copy, null, 2)}\n`);
 }
 
-interface StoredConfigMap {
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  data?: Record<string, string>;
-  binaryData?: Record<string, string>;
-}
+// The ConfigMap artifact as read back from storage: names, keys and values checked before any goes to the API.
+const ConfigMapKey = z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, 'must be a ConfigMap key (letters, digits, "-", "_", ".")');
+const StoredConfigMap = z.object({
+  metadata: z
+    .object({ name: ObjectName.optional(), labels: z.record(z.string().max(317), z.string().max(63)).optional(), annotations: z.record(z.string().max(317), z.string()).optional() })
+    .optional(),
+  data: z.record(ConfigMapKey, z.string()).optional(),
+  binaryData: z.record(ConfigMapKey, z.base64()).optional(),
+});
+type StoredConfigMap = z.infer<typeof StoredConfigMap>;
+// The API refuses a ConfigMap over 1 MiB; a JSON copy of one is a little larger.
+const MAX_CONFIG_MAP_JSON_BYTES = 4 * 1024 * 1024;
 
 function changedKeys(a: StoredConfigMap, b: StoredConfigMap): string[] {
   const keys = new Set([...Object.keys(a.data ?? {}), ...Object.keys(a.binaryData ?? {}), ...Object.keys(b.data ?? {}), ...Object.keys(b.binaryData ?? {})]);
@@ -87,7 +96,7 @@ export function createKubernetesConfigurationActivities(deps: ActivityDeps) {
     if (sha256(bytes) !== input.sha256) {
       throw ApplicationFailure.create({ message: `${input.artifact} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
     }
-    return JSON.parse(bytes.toString('utf8')) as StoredConfigMap;
+    return parseUntrustedJson(StoredConfigMap, bytes, MAX_CONFIG_MAP_JSON_BYTES, { set: input.prefix, artifact: input.artifact });
   };
 
   return {
@@ -191,10 +200,26 @@ export function createKubernetesConfigurationActivities(deps: ActivityDeps) {
     },
 
     // What restoring the set's ConfigMap would change; touches nothing.
-    async planKubernetesConfigMapRestore(input: { cluster: string; storage?: string; prefix: string; artifact: string; sha256: string; restoreTag: string }): Promise<KubernetesRestorePlan> {
+    // Only the ConfigMap the target's config names is written, never one named by the set.
+    async planKubernetesConfigMapRestore(input: { cluster: string; storage?: string; prefix: string; artifact: string; sha256: string; restoreTag: string; statefulSet?: string }): Promise<KubernetesRestorePlan> {
       const access = accessOf(deps, input.cluster);
       const wanted = await backedUpConfigMap(input);
-      const name = wanted.metadata?.name ?? access.configMap ?? access.release;
+      const name = access.configMap ?? access.release;
+      const ownStatefulSet = access.statefulSet ?? access.release;
+      if (input.statefulSet !== undefined && input.statefulSet !== ownStatefulSet) {
+        throw refuseUntrusted(
+          { set: input.prefix, artifact: 'manifest.json (details)' },
+          `StatefulSet ${input.statefulSet} is not the one clusters.${input.cluster}.kubernetes names (${ownStatefulSet})`,
+          FailureType.ConfigurationPathRefused,
+        );
+      }
+      if (wanted.metadata?.name !== undefined && wanted.metadata.name !== name) {
+        throw refuseUntrusted(
+          { set: input.prefix, artifact: input.artifact },
+          `ConfigMap ${wanted.metadata.name} is not the one clusters.${input.cluster}.kubernetes names (${name})`,
+          FailureType.ConfigurationPathRefused,
+        );
+      }
       const current = await readConfigMap(await kubernetesApis(access), access.namespace, name);
       if (!current) return { configMap: name, action: 'create', keysChanged: changedKeys(wanted, {}), previous: null };
       const keysChanged = changedKeys(wanted, current);
@@ -253,6 +278,11 @@ export function createKubernetesConfigurationActivities(deps: ActivityDeps) {
     // kubectl rollout restart statefulset: a new restartedAt annotation on the pod template.
     async rolloutRestartStatefulSet(input: { cluster: string; name: string; restartedAt: string }): Promise<void> {
       const access = accessOf(deps, input.cluster);
+      // The name comes from the set: only the StatefulSet of the target's own config is restarted.
+      const own = access.statefulSet ?? access.release;
+      if (input.name !== own) {
+        throw ApplicationFailure.create({ message: `StatefulSet ${input.name} is not the one clusters.${input.cluster}.kubernetes names (${own}): not restarted`, type: FailureType.ConfigurationPathRefused, nonRetryable: true });
+      }
       const apis = await kubernetesApis(access);
       const { namespace } = access;
       try {
