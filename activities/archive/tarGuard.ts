@@ -1,15 +1,8 @@
-import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
+import { BLOCK, entryHeaders, parseHeader, parsePaxRecords, UnsafeArchiveError, type EmittedEntry, type ParsedHeader } from './tarFormat';
+import { approveEntry, describeName, type EntryKind } from './tarEntryPolicy';
 
-const BLOCK = 512;
-const META_LIMIT = 1024 * 1024;
-
-export class UnsafeArchiveError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsafeArchiveError';
-  }
-}
+export { UnsafeArchiveError } from './tarFormat';
 
 export interface TarSummary {
   entries: number;
@@ -19,32 +12,54 @@ export interface TarSummary {
   fileBytes: number;
 }
 
-// Entry types a data directory may hold; anything else (devices, FIFOs, sparse, unknown) is refused.
-const REGULAR = new Set(['0', '\0', '7']);
-const META = new Set(['x', 'g', 'L', 'K']);
+export interface TarLimits {
+  // The tar's size the manifest records: reading stops past it, so a decompression bomb never inflates further.
+  tarBytes?: number;
+}
 
-// Parses a tar stream as it passes and only lets a header's bytes through once
-// the entry is proven safe: no absolute paths, no "..", no links that could
-// lead outside the extraction root, no device files. Truncated or corrupted
-// archives fail too. Placed in front of `tar -x`, nothing unsafe reaches disk.
+// Metadata entries (PAX, GNU long names) are held in memory: a data directory's never come close.
+const META_LIMIT = 64 * 1024;
+// What GNU tar pads after its end-of-archive marker is a record (10 KiB by default); anything past this is not from tar.
+const TRAILER_LIMIT = 1024 * 1024;
+// Each entry's path is remembered (hard links, symlinks): this bounds that memory.
+const MAX_ENTRIES = 1_000_000;
+const PAX_IGNORED = new Set(['atime', 'ctime', 'uid', 'gid', 'uname', 'gname', 'comment', 'charset', 'hdrcharset']);
+const KIND_TYPE: Record<EntryKind, EmittedEntry['type']> = { file: '0', hardlink: '1', symlink: '2', directory: '5' };
+const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+
+type Phase = 'header' | 'meta' | 'body' | 'trailer';
+
+// Parses the tar from storage and writes a new one for `tar -x`: only entries it
+// approved, under headers it built itself (metadata entries are consumed, never
+// passed on), so tar can never see an entry the guard did not.
 export class TarGuard extends Transform {
   readonly summary: TarSummary = { entries: 0, files: 0, directories: 0, links: 0, fileBytes: 0 };
-  private pending = Buffer.alloc(0);
-  private dataLeft = 0; // bytes of the current entry's body (with padding) still to pass
-  private metaType: string | null = null;
-  private metaChunks: Buffer[] = [];
-  private pax: Record<string, string> = {};
-  private longName: string | null = null;
-  private longLink: string | null = null;
-  private zeroBlocks = 0;
-  private ended = false;
+  private readonly files = new Set<string>();
+  private readonly symlinks = new Set<string>();
+  private phase: Phase = 'header';
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private bodyLeft = 0; // bytes of the current file body still to pass on
+  private skipLeft = 0; // padding of the input still to drop
+  private bodyPad = 0;
+  private metaType = '';
+  private metaSize = 0;
+  private longName: string | undefined;
+  private longLink: string | undefined;
+  private pax: Map<string, Buffer> | undefined;
+  private inputBytes = 0;
+  private consumed = 0; // input bytes parsed so far, for messages
 
-  constructor() {
+  constructor(private readonly limits: TarLimits = {}) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
+      this.inputBytes += chunk.length;
+      if (this.limits.tarBytes !== undefined && this.inputBytes > this.limits.tarBytes) {
+        throw new UnsafeArchiveError(`the tar is larger than the ${this.limits.tarBytes} bytes the manifest records (refused at byte ${this.inputBytes})`);
+      }
       this.consume(chunk);
       done();
     } catch (error) {
@@ -53,149 +68,157 @@ export class TarGuard extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (!this.ended) return done(new UnsafeArchiveError('archive is truncated: it ends before the tar end-of-archive marker'));
+    if (this.phase !== 'trailer') return done(new UnsafeArchiveError('archive is truncated: it ends before the tar end-of-archive marker'));
     done();
   }
 
   private consume(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.ended) {
-        this.push(chunk.subarray(offset));
-        return;
-      }
-      if (this.dataLeft > 0) {
-        const take = Math.min(this.dataLeft, chunk.length - offset);
-        const body = chunk.subarray(offset, offset + take);
-        if (this.metaType) this.collectMeta(body);
-        this.push(body);
-        this.dataLeft -= take;
+      if (this.skipLeft > 0) {
+        const take = Math.min(this.skipLeft, chunk.length - offset);
+        this.skipLeft -= take;
         offset += take;
-        if (this.dataLeft === 0 && this.metaType) this.finishMeta();
-        continue;
+        this.consumed += take;
+      } else if (this.phase === 'body') {
+        const take = Math.min(this.bodyLeft, chunk.length - offset);
+        this.push(chunk.subarray(offset, offset + take));
+        this.bodyLeft -= take;
+        offset += take;
+        this.consumed += take;
+        if (this.bodyLeft === 0) {
+          // Our own zero padding goes out; the input's padding is dropped.
+          if (this.bodyPad > 0) this.push(Buffer.alloc(this.bodyPad));
+          this.skipLeft = this.bodyPad;
+          this.phase = 'header';
+        }
+      } else if (this.phase === 'trailer') {
+        this.trailer(chunk.subarray(offset));
+        return;
+      } else {
+        const want = this.phase === 'meta' ? this.metaSize : BLOCK;
+        const take = Math.min(want - this.pendingBytes, chunk.length - offset);
+        this.pending.push(chunk.subarray(offset, offset + take));
+        this.pendingBytes += take;
+        offset += take;
+        this.consumed += take;
+        if (this.pendingBytes < want) continue;
+        const collected = Buffer.concat(this.pending, this.pendingBytes);
+        this.pending = [];
+        this.pendingBytes = 0;
+        if (this.phase === 'meta') this.finishMeta(collected);
+        else this.header(collected);
       }
-      const need = BLOCK - this.pending.length;
-      const take = Math.min(need, chunk.length - offset);
-      this.pending = Buffer.concat([this.pending, chunk.subarray(offset, offset + take)]);
-      offset += take;
-      if (this.pending.length < BLOCK) return;
-      const header = this.pending;
-      this.pending = Buffer.alloc(0);
-      this.header(header);
-      this.push(header);
     }
   }
 
   private header(block: Buffer): void {
-    if (block.every((b) => b === 0)) {
-      this.zeroBlocks += 1;
-      if (this.zeroBlocks === 2) this.ended = true;
-      return;
+    const at = `header at byte ${this.consumed - BLOCK}`;
+    if (block.every((b) => b === 0)) return this.endOfArchive();
+    const parsed = parseHeader(block, at);
+    if (parsed.type === 'g') {
+      // GNU tar applies a global header to every later entry; our backups never write one, so any is refused rather than interpreted.
+      throw new UnsafeArchiveError(`archive is refused: ${at} is a global PAX header (type g)`);
     }
-    if (this.zeroBlocks > 0) throw new UnsafeArchiveError('archive is corrupted: data after an empty block');
-    if (!checksumMatches(block)) throw new UnsafeArchiveError('archive is corrupted: a tar header checksum does not match');
-    const type = String.fromCharCode(block[156]!);
-    const size = Number(this.pax.size ?? parseNumber(block.subarray(124, 136)));
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
-    if (META.has(type)) {
-      if (size > META_LIMIT) throw new UnsafeArchiveError(`archive has a ${size}-byte metadata entry (limit ${META_LIMIT})`);
-      this.metaType = type;
-      this.metaChunks = [];
-      this.dataLeft = padded;
-      this.metaSize = size;
-      if (padded === 0) this.finishMeta();
-      return;
+    if (parsed.type === 'x' || parsed.type === 'L' || parsed.type === 'K') return this.startMeta(parsed, at);
+    this.entry(parsed);
+  }
+
+  private startMeta(parsed: ParsedHeader, at: string): void {
+    if (parsed.size > META_LIMIT) throw new UnsafeArchiveError(`archive is refused: ${at}: a ${parsed.size}-byte metadata entry (type ${parsed.type}, limit ${META_LIMIT})`);
+    const seen = parsed.type === 'x' ? this.pax : parsed.type === 'L' ? this.longName : this.longLink;
+    if (seen !== undefined) throw new UnsafeArchiveError(`archive is refused: ${at}: a second metadata entry of type ${parsed.type} for the same entry`);
+    this.metaType = parsed.type;
+    this.metaSize = parsed.size;
+    this.skipLeft = 0;
+    if (parsed.size === 0) return this.finishMeta(Buffer.alloc(0));
+    this.phase = 'meta';
+  }
+
+  private finishMeta(data: Buffer): void {
+    const at = `metadata entry ending at byte ${this.consumed}`;
+    if (this.metaType === 'x') this.pax = parsePaxRecords(data, at);
+    else {
+      const end = data.indexOf(0);
+      const name = data.subarray(0, end === -1 ? data.length : end).toString('latin1');
+      if (this.metaType === 'L') this.longName = name;
+      else this.longLink = name;
     }
-    const magic = block.subarray(257, 263).toString('latin1');
-    const prefix = magic === 'ustar\0' ? cString(block.subarray(345, 500)) : '';
-    const rawName = cString(block.subarray(0, 100));
-    const name = this.pax.path ?? this.longName ?? (prefix ? `${prefix}/${rawName}` : rawName);
-    const link = this.pax.linkpath ?? this.longLink ?? cString(block.subarray(157, 257));
-    this.pax = {};
-    this.longName = null;
-    this.longLink = null;
-    this.checkEntry(type, name, link);
+    this.skipLeft = padded(this.metaSize) - this.metaSize;
+    this.phase = 'header';
+  }
+
+  private entry(parsed: ParsedHeader): void {
+    const pax = this.paxOverrides(parsed);
+    const name = pax.path ?? this.longName ?? parsed.name;
+    const link = pax.linkpath ?? this.longLink ?? parsed.link;
+    if ((pax.path !== undefined && this.longName !== undefined) || (pax.linkpath !== undefined && this.longLink !== undefined)) {
+      throw new UnsafeArchiveError(`archive entry ${describeName(name)} has both a PAX and a GNU long name: refused as ambiguous`);
+    }
+    this.pax = undefined;
+    this.longName = undefined;
+    this.longLink = undefined;
+    const size = pax.size ?? parsed.size;
+    if (this.summary.entries >= MAX_ENTRIES) throw new UnsafeArchiveError(`archive has more than ${MAX_ENTRIES} entries, more than a data directory this tool backs up`);
+    const approved = approveEntry({ type: parsed.type, name, link, size }, { files: this.files, symlinks: this.symlinks });
+    this.push(entryHeaders({ type: KIND_TYPE[approved.kind], name: approved.path, link: approved.link, mode: parsed.mode, size, mtime: pax.mtime ?? parsed.mtime }));
+    this.count(approved.kind, size);
+    if (approved.kind === 'file' && size > 0) {
+      this.phase = 'body';
+      this.bodyLeft = size;
+      this.bodyPad = padded(size) - size;
+    }
+  }
+
+  private count(kind: EntryKind, size: number): void {
     this.summary.entries += 1;
-    if (REGULAR.has(type)) {
+    if (kind === 'file') {
       this.summary.files += 1;
       this.summary.fileBytes += size;
-      this.dataLeft = padded;
-    } else if (type === '5') this.summary.directories += 1;
+    } else if (kind === 'directory') this.summary.directories += 1;
     else this.summary.links += 1;
   }
 
-  private metaSize = 0;
-
-  private collectMeta(body: Buffer): void {
-    this.metaChunks.push(Buffer.from(body));
-  }
-
-  private finishMeta(): void {
-    const text = Buffer.concat(this.metaChunks).subarray(0, this.metaSize).toString('utf8');
-    if (this.metaType === 'x') this.pax = parsePax(text);
-    else if (this.metaType === 'L') this.longName = text.replace(/\0+$/, '');
-    else if (this.metaType === 'K') this.longLink = text.replace(/\0+$/, '');
-    this.metaType = null;
-    this.metaChunks = [];
-  }
-
-  private checkEntry(type: string, name: string, link: string): void {
-    if (type === '3' || type === '4' || type === '6') throw new UnsafeArchiveError(`archive entry ${JSON.stringify(name)} is a device file or FIFO`);
-    if (!REGULAR.has(type) && type !== '5' && type !== '1' && type !== '2') {
-      throw new UnsafeArchiveError(`archive entry ${JSON.stringify(name)} has unsupported type ${JSON.stringify(type)}`);
+  // The PAX keys that change an entry; unknown keys are refused, sparse files too.
+  private paxOverrides(parsed: ParsedHeader): { path?: string; linkpath?: string; size?: number; mtime?: number } {
+    if (!this.pax) return {};
+    const out: { path?: string; linkpath?: string; size?: number; mtime?: number } = {};
+    for (const [key, value] of this.pax) {
+      const text = value.toString('latin1');
+      const where = `archive entry ${describeName(parsed.name)}: PAX ${key}`;
+      if (key === 'path') out.path = text;
+      else if (key === 'linkpath') out.linkpath = text;
+      else if (key === 'size') {
+        if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) throw new UnsafeArchiveError(`${where} ${JSON.stringify(text)} is not a size`);
+        out.size = Number(text);
+      } else if (key === 'mtime') {
+        if (!/^-?\d{1,15}(\.\d{1,9})?$/.test(text)) throw new UnsafeArchiveError(`${where} ${JSON.stringify(text)} is not a time`);
+        out.mtime = Number(text);
+      } else if (key.startsWith('GNU.sparse.')) throw new UnsafeArchiveError(`archive entry ${describeName(parsed.name)} is a sparse file (PAX ${key})`);
+      else if (!PAX_IGNORED.has(key) && !key.startsWith('SCHILY.') && !key.startsWith('LIBARCHIVE.')) throw new UnsafeArchiveError(`${where}: unknown PAX key`);
     }
-    checkPath(name, `archive entry ${JSON.stringify(name)}`);
-    if (type === '1' || type === '2') {
-      const what = `${type === '2' ? 'symlink' : 'hard link'} ${JSON.stringify(name)} -> ${JSON.stringify(link)}`;
-      if (!link) throw new UnsafeArchiveError(`${what} has no target`);
-      // Link targets may not climb at all: with "..", a chain of links could leave the root.
-      checkPath(link, what);
+    return out;
+  }
+
+  private endOfArchive(): void {
+    if (this.pax || this.longName !== undefined || this.longLink !== undefined) {
+      throw new UnsafeArchiveError('archive is refused: a metadata entry is followed by the end-of-archive marker, not by an entry');
     }
+    this.push(END_OF_ARCHIVE);
+    this.phase = 'trailer';
+    this.trailerBytes = 0;
+  }
+
+  private trailerBytes = 0;
+
+  // After the end marker tar reads nothing more: only zero padding may follow, and only so much.
+  private trailer(rest: Buffer): void {
+    this.trailerBytes += rest.length;
+    if (this.trailerBytes > TRAILER_LIMIT) throw new UnsafeArchiveError(`archive is refused: more than ${TRAILER_LIMIT} bytes after the end-of-archive marker`);
+    if (!rest.every((b) => b === 0)) throw new UnsafeArchiveError('archive is refused: data after the end-of-archive marker');
   }
 }
 
-function checkPath(p: string, what: string): void {
-  if (!p) throw new UnsafeArchiveError(`${what}: empty path`);
-  if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) throw new UnsafeArchiveError(`${what} is an absolute path`);
-  if (p.split(/[\\/]+/).includes('..')) throw new UnsafeArchiveError(`${what} contains ".." (would escape the data directory)`);
-  if (path.posix.normalize(p).startsWith('..')) throw new UnsafeArchiveError(`${what} escapes the data directory`);
-}
-
-function checksumMatches(block: Buffer): boolean {
-  const stored = parseNumber(block.subarray(148, 156));
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i += 1) sum += i >= 148 && i < 156 ? 32 : block[i]!;
-  return stored === sum;
-}
-
-// Octal text, or GNU base-256 for values that do not fit.
-function parseNumber(field: Buffer): number {
-  if (field[0]! & 0x80) {
-    let value = 0;
-    for (let i = 1; i < field.length; i += 1) value = value * 256 + field[i]!;
-    return value;
-  }
-  const text = field.toString('latin1').replace(/[\0 ]+$/g, '').trim();
-  return text ? parseInt(text, 8) : 0;
-}
-
-function cString(field: Buffer): string {
-  const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
-}
-
-function parsePax(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let rest = Buffer.from(text, 'utf8');
-  while (rest.length > 0) {
-    const space = rest.indexOf(0x20);
-    if (space <= 0) break;
-    const length = parseInt(rest.subarray(0, space).toString('latin1'), 10);
-    if (!Number.isFinite(length) || length <= space) break;
-    const record = rest.subarray(space + 1, length - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
-    rest = rest.subarray(length);
-  }
-  return out;
+function padded(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK;
 }

@@ -1,14 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { decompressor } from '../archive/compression';
 import { ByteCounter } from '../archive/counting';
 import { TarGuard, UnsafeArchiveError } from '../archive/tarGuard';
-import { readSmallObject } from '../backupSets/artifacts';
+import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
 import type { ActivityDeps } from '../deps';
+import type { StorageBackend } from '../storage/backend';
 import { Restic } from '../restic/restic';
-import { resticRepository } from '../restic/repository';
+import { RESTIC_POINTER_MAX_BYTES, ResticPointer, resticRepository } from '../restic/repository';
 
 export interface NodeArtifactRef {
   storage?: string;
@@ -16,6 +18,8 @@ export interface NodeArtifactRef {
   artifact: Artifact;
   tarSha256: string;
   method: 'archive' | 'restic';
+  // The tar's size the manifest records (NodeBackupRecord.tarBytes): the tar is cut past it.
+  tarBytes?: number;
 }
 
 export interface OpenedTar {
@@ -31,24 +35,31 @@ export interface OpenedTar {
 export async function openNodeTar(deps: ActivityDeps, ref: NodeArtifactRef, onBytes?: (bytes: number) => void): Promise<OpenedTar> {
   const { backend } = deps.openStorage(ref.storage);
   const key = `${ref.prefix}/${ref.artifact.name}`;
-  const guard = new TarGuard();
+  const guard = new TarGuard({ tarBytes: ref.tarBytes });
   const tarCounter = new ByteCounter(onBytes);
   let stored: ByteCounter | undefined;
   let source: Readable;
+  const upstream: Readable[] = [];
   if (ref.method === 'restic') {
-    const record = JSON.parse((await readSmallObject(backend, key, 1024 * 1024)).toString('utf8')) as { snapshotId: string; file: string };
-    source = new Restic(resticRepository(deps.config, ref.storage)).dump(record.snapshotId, record.file);
+    const pointer = await readResticPointer(backend, key, ref);
+    source = new Restic(resticRepository(deps.config, ref.storage)).dump(pointer.snapshotId, pointer.file);
   } else {
     stored = new ByteCounter();
     const raw = await backend.get(key);
+    const cap = new SizeCap(ref.artifact.size, `${ref.artifact.name} is larger than the ${ref.artifact.size} bytes the manifest records`);
     const unzstd = decompressor();
-    raw.on('error', (e) => stored!.destroy(e));
+    raw.on('error', (e) => cap.destroy(e));
+    cap.on('error', (e) => stored!.destroy(e));
     stored.on('error', (e) => unzstd.destroy(e));
-    source = raw.pipe(stored).pipe(unzstd);
+    source = raw.pipe(cap).pipe(stored).pipe(unzstd);
+    upstream.push(raw, cap, stored);
   }
+  upstream.push(source);
   source.on('error', (e) => tarCounter.destroy(corruption(e)));
   tarCounter.on('error', (e) => guard.destroy(e));
   const tar = source.pipe(tarCounter).pipe(guard);
+  // A refused archive stops the download and kills zstd or restic at once.
+  guard.on('close', () => upstream.forEach((s) => s.destroy()));
   return {
     tar,
     guard,
@@ -68,7 +79,43 @@ export async function openNodeTar(deps: ActivityDeps, ref: NodeArtifactRef, onBy
 }
 
 function corruption(error: Error): Error {
-  return new UnsafeArchiveError(`archive is corrupted or truncated: ${error.message}`);
+  return error instanceof UnsafeArchiveError ? error : new UnsafeArchiveError(`archive is corrupted or truncated: ${error.message}`);
+}
+
+// The pointer's id and path become restic arguments: schema first, and its bytes
+// must still be the ones the set verification hashed.
+async function readResticPointer(backend: StorageBackend, key: string, ref: NodeArtifactRef): Promise<ResticPointer> {
+  const source = { set: ref.prefix, artifact: ref.artifact.name };
+  if (ref.artifact.size > RESTIC_POINTER_MAX_BYTES) throw refuseUntrusted(source, `${ref.artifact.size} bytes, more than the ${RESTIC_POINTER_MAX_BYTES} a restic pointer may have`);
+  const mismatch = (what: string) =>
+    ApplicationFailure.create({ message: `checksum mismatch: ${ref.artifact.name}: ${what}; manifest says ${ref.artifact.size} bytes, ${ref.artifact.sha256}`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of await backend.get(key)) {
+    total += (chunk as Buffer).length;
+    if (total > ref.artifact.size) throw mismatch(`more than ${ref.artifact.size} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const bytes = Buffer.concat(chunks);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (bytes.length !== ref.artifact.size || sha !== ref.artifact.sha256) throw mismatch(`${bytes.length} bytes, SHA-256 ${sha}`);
+  return parseUntrustedJson(ResticPointer, bytes, RESTIC_POINTER_MAX_BYTES, source);
+}
+
+// Cuts a stream from storage as soon as it passes the size the manifest records.
+class SizeCap extends Transform {
+  private bytes = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly message: string,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return done(new UnsafeArchiveError(this.message));
+    done(null, chunk);
+  }
 }
 
 // Maps the guard's and the decompressor's errors to non-retryable named failures.

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
+import { z } from 'zod';
 import { FailureType } from '../../common/failures';
 import type { RabbitvaultConfig } from '../../config/schema';
 import { storageTarget } from '../storage/openStorage';
@@ -7,6 +8,20 @@ import { resolveSecret } from '../secrets/resolveSecret';
 
 // A data-directory set taken with restic holds one pointer object per node: <node>.restic.json.
 export const RESTIC_POINTER_SUFFIX = '.restic.json';
+
+// The pointer as read back from storage: its id and path become restic
+// arguments, so only the forms our backups write pass. restic 0.14's backup
+// summary gives the 8-hex short id; the full 64-hex id is accepted too.
+export const ResticPointer = z.looseObject({
+  repository: z.string().max(4096),
+  snapshotId: z.string().regex(/^(?:[0-9a-f]{64}|[0-9a-f]{8})$/, 'must be a restic snapshot id (8 or 64 lowercase hex digits)'),
+  file: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._@-]{1,255}$/, 'must be "/" and a file name of letters, digits, ".", "_", "@" or "-"')
+    .refine((f) => f !== '/.' && f !== '/..', 'must not be "." or ".."'),
+});
+export type ResticPointer = z.infer<typeof ResticPointer>;
+export const RESTIC_POINTER_MAX_BYTES = 64 * 1024;
 
 export interface ResticRepository {
   // Where the repository lives, without any secret: safe for manifests and messages.

@@ -59,8 +59,9 @@ export class Restic {
     return { snapshotId: summary.snapshot_id, dataAdded: Number(summary.data_added ?? 0), totalBytesProcessed: Number(summary.total_bytes_processed ?? 0) };
   }
 
+  // After "--": an id or path from storage is never taken for an option.
   dump(snapshotId: string, file: string): Readable {
-    return processOutput(this.binary, ['dump', snapshotId, file], { env: this.env });
+    return processOutput(this.binary, ['dump', '--', snapshotId, file], { env: this.env });
   }
 
   async check(): Promise<void> {
@@ -91,7 +92,7 @@ export class Restic {
   }
 
   async forget(snapshotIds: string[]): Promise<void> {
-    if (snapshotIds.length) await this.run(['forget', ...snapshotIds], 600_000);
+    if (snapshotIds.length) await this.run(['forget', '--', ...snapshotIds], 600_000);
   }
 
   // Removes the data no snapshot references any more; holds the repository's exclusive lock meanwhile.
