@@ -11,14 +11,29 @@ export const SecretRef = z
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+|value:.*)$/, 'must be a reference: env:NAME, file:PATH or value:TEXT');
 export type SecretRef = z.infer<typeof SecretRef>;
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'Invalid url' });
+// A URL ends up in failure messages and so in workflow history: credentials
+// never go into one, they go into the username/password secret references.
+function noCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username === '' && parsed.password === '';
+  } catch {
+    return true;
+  }
+}
+function urlWithoutCredentials(protocol: RegExp, where: string) {
+  return z.url({ protocol, error: 'Invalid url' }).refine(noCredentials, `must not contain credentials (user:password@): ${where}`);
+}
+const RABBIT_CREDENTIALS = 'put the user in the username field beside url and the password in password (a secret reference: env:NAME or file:PATH)';
+const httpUrl = urlWithoutCredentials(/^https?$/, RABBIT_CREDENTIALS);
+const s3Endpoint = urlWithoutCredentials(/^https?$/, 'put them in accessKeyId and secretAccessKey (secret references: env:NAME or file:PATH)');
 
 const TemporalConfig = z
   .object({
     address: z.string().min(1).default('127.0.0.1:7233'),
     namespace: z.string().min(1).default('default'),
     taskQueue: z.string().min(1).default('rabbitvault'),
-    webUiUrl: httpUrl.default('http://127.0.0.1:8233'),
+    webUiUrl: urlWithoutCredentials(/^https?$/, 'it is a link printed for people').default('http://127.0.0.1:8233'),
     tls: z
       .object({
         serverName: z.string().optional(),
@@ -47,7 +62,7 @@ const S3Storage = z
     bucket: z.string().min(3),
     prefix: z.string().default(''),
     region: z.string().default('us-east-1'),
-    endpoint: httpUrl.optional(),
+    endpoint: s3Endpoint.optional(),
     forcePathStyle: z.boolean().default(false),
     accessKeyId: SecretRef.optional(),
     secretAccessKey: SecretRef.optional(),
@@ -77,7 +92,7 @@ const ClusterConfig = z
       .strict(),
     amqp: z
       .object({
-        url: z.url({ protocol: /^amqps?$/, error: 'Invalid url' }),
+        url: urlWithoutCredentials(/^amqps?$/, RABBIT_CREDENTIALS),
         username: z.string().min(1).optional(),
         password: SecretRef.optional(),
       })

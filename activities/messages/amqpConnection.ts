@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import amqp, { type ChannelModel } from 'amqplib';
 import { FailureType } from '../../common/failures';
 import type { ClusterConfig } from '../../config/schema';
+import { withoutUrlCredentials } from '../rabbitmq/managementApi';
 import { resolveSecret } from '../secrets/resolveSecret';
 import { installAmqplibHooks } from './rawProperties';
 
@@ -46,12 +47,12 @@ export async function connectAmqp(clusterName: string, cluster: ClusterConfig, v
     if (/NOT_ALLOWED|vhost/i.test(message)) {
       throw ApplicationFailure.create({ message: `vhost ${vhost} does not exist or ${username} may not use it at ${where}`, type: FailureType.QueueNotFound, nonRetryable: true });
     }
-    throw ApplicationFailure.create({ message: `AMQP unreachable at ${where}: ${(error as { code?: string }).code ?? message}`, type: FailureType.AmqpUnavailable });
+    throw ApplicationFailure.create({ message: `AMQP unreachable at ${where}: ${(error as { code?: string }).code ?? withoutUrlCredentials(message)}`, type: FailureType.AmqpUnavailable });
   }
 }
 
 // Connection and channel errors become retryable named failures.
 export function amqpLost(error: unknown, where: string): ApplicationFailure {
   const message = error instanceof Error ? error.message : String(error);
-  return ApplicationFailure.create({ message: `AMQP connection to ${where} lost: ${message}`, type: FailureType.AmqpUnavailable });
+  return ApplicationFailure.create({ message: `AMQP connection to ${withoutUrlCredentials(where)} lost: ${withoutUrlCredentials(message)}`, type: FailureType.AmqpUnavailable });
 }

@@ -3,10 +3,18 @@ import { FailureType } from '../../common/failures';
 import type { ClusterConfig } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
 
+// user:password@ of any URL in a text: the config schema refuses credentials in
+// URLs, and a message that reaches workflow history must not carry them anyway.
+export function withoutUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
+}
+
 // The RabbitMQ management HTTP API of one cluster. Credentials are resolved
 // here, inside the activity, and appear in no error message.
 export class ManagementApi {
   private readonly baseUrl: string;
+  // The base URL as messages show it (never with credentials).
+  private readonly where: string;
   private readonly username: string;
   private readonly authorization: string;
 
@@ -15,13 +23,14 @@ export class ManagementApi {
     private readonly cluster: ClusterConfig,
   ) {
     this.baseUrl = cluster.management.url.replace(/\/+$/, '');
+    this.where = withoutUrlCredentials(this.baseUrl);
     this.username = cluster.management.username;
     const password = resolveSecret(cluster.management.password, `clusters.${clusterName}.management.password`);
     this.authorization = `Basic ${Buffer.from(`${this.username}:${password}`).toString('base64')}`;
   }
 
   get url(): string {
-    return this.baseUrl;
+    return this.where;
   }
 
   // Raw bytes as RabbitMQ produced them, so the artifact imports as is.
@@ -62,15 +71,15 @@ export class ManagementApi {
       const timedOut = (error as { name?: string }).name === 'TimeoutError';
       throw ApplicationFailure.create({
         message: timedOut
-          ? `management API at ${this.baseUrl} did not answer ${method} ${path} within ${timeoutSeconds} s`
-          : `management API unreachable at ${this.baseUrl}: ${describeNetworkError(error)}`,
+          ? `management API at ${this.where} did not answer ${method} ${path} within ${timeoutSeconds} s`
+          : `management API unreachable at ${this.where}: ${withoutUrlCredentials(describeNetworkError(error))}`,
         type: FailureType.ManagementApiUnreachable,
       });
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       throw ApplicationFailure.create({
-        message: `authentication failed for ${this.username} at ${this.baseUrl}${res.status === 403 ? ' (user lacks the administrator tag)' : ''}`,
+        message: `authentication failed for ${this.username} at ${this.where}${res.status === 403 ? ' (user lacks the administrator tag)' : ''}`,
         type: FailureType.AuthenticationFailed,
         nonRetryable: true,
       });
@@ -79,7 +88,7 @@ export class ManagementApi {
       const reason = (await res.text()).slice(0, 500);
       const retryable = res.status >= 500 || res.status === 429;
       throw ApplicationFailure.create({
-        message: `${method} ${target} answered ${res.status}: ${reason}`,
+        message: `${method} ${this.where}${path} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
         type: method === 'POST' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
         nonRetryable: !retryable,
       });
