@@ -1,6 +1,8 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
 
@@ -39,12 +41,18 @@ export async function hashStoredObject(backend: StorageBackend, key: string): Pr
   return { size: counter.size, sha256: counter.hash.digest('hex') };
 }
 
+// A whole object in memory, read no further than limitBytes: what storage holds
+// is untrusted, so an object past its limit is refused, not retried.
 export async function readSmallObject(backend: StorageBackend, key: string, limitBytes = 512 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of await backend.get(key)) {
+  const stream = await backend.get(key);
+  for await (const chunk of stream) {
     total += (chunk as Buffer).length;
-    if (total > limitBytes) throw new Error(`${backend.locate(key)} is larger than ${limitBytes} bytes`);
+    if (total > limitBytes) {
+      stream.destroy();
+      throw ApplicationFailure.create({ message: `${backend.locate(key)} is larger than the ${limitBytes} bytes expected of it: refused`, type: FailureType.ManifestInvalid, nonRetryable: true });
+    }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

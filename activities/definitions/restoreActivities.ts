@@ -7,6 +7,9 @@ import type { ActivityDeps } from '../deps';
 import { InvalidDefinitions, parseDefinitions, type Definitions } from './model';
 import { planRestore, type RestorePlan } from './plan';
 
+// 10,000 queues export to about 5 MiB: 256 MiB is far beyond any real cluster.
+export const MAX_DEFINITIONS_BYTES = 256 * 1024 * 1024;
+
 export interface DefinitionsSource {
   storage?: string;
   prefix: string;
@@ -15,11 +18,12 @@ export interface DefinitionsSource {
 
 export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
   // Every read of the artifact re-checks its SHA-256, so nothing that changed
-  // since verification can reach a broker.
+  // since verification can reach a broker; it reads no more than the manifest's
+  // size, and never more than any real definitions file is.
   async function readVerifiedArtifact(source: DefinitionsSource): Promise<Buffer> {
     const { backend } = deps.openStorage(source.storage);
     const key = `${source.prefix}/${source.artifact.name}`;
-    const bytes = await readSmallObject(backend, key);
+    const bytes = await readSmallObject(backend, key, Math.min(source.artifact.size, MAX_DEFINITIONS_BYTES));
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== source.artifact.sha256) {
       throw ApplicationFailure.create({

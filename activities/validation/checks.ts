@@ -2,6 +2,7 @@ import type { CheckResult, ComponentValidation } from '../../common/automationIn
 import type { Manifest } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import { readSmallObject } from '../backupSets/artifacts';
+import { MAX_DEFINITIONS_BYTES } from '../definitions/restoreActivities';
 import { listSets } from '../backupSets/catalog';
 import { verifySet } from '../backupSets/verify';
 import { countDefinitions, entityKinds, parseDefinitions, type DefinitionsCounts } from '../definitions/model';
@@ -60,7 +61,8 @@ export async function validateNewestSet(
 async function definitionsChecks(backend: StorageBackend, key: string, manifest: Manifest, liveApi?: () => ManagementApi): Promise<CheckResult[]> {
   let counts: DefinitionsCounts;
   try {
-    counts = countDefinitions(parseDefinitions(await readSmallObject(backend, key), 'definitions.json', true));
+    const declared = manifest.artifacts.find((a) => a.name === 'definitions.json')?.size ?? 0;
+    counts = countDefinitions(parseDefinitions(await readSmallObject(backend, key, Math.min(declared, MAX_DEFINITIONS_BYTES)), 'definitions.json', true));
   } catch (error) {
     return [{ check: 'required keys', ok: false, detail: (error as Error).message }];
   }
