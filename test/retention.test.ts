@@ -18,6 +18,9 @@ import { ensureTestBucket } from './support/minioBucket';
 import { runCli } from './support/cli';
 import { openResticRepository, withResticLocalTarget, writeResticSet } from './support/resticSets';
 import { scratchDir, testNode } from './support/stack';
+
+// The worker's verdict cache of this run, not the user's.
+process.env.RABBITVAULT_CACHE_DIR ??= scratchDir('retention-cache');
 import { writeConfigFile } from './support/workerProcess';
 
 const HOUR = 3_600_000;
@@ -36,11 +39,14 @@ function history(cluster: string, end: Date): RetentionCandidate[] {
       const at = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), end.getUTCDate() - day, hour));
       if (at > end) continue;
       const setId = setIdAt(at);
-      sets.push({ cluster, component: 'definitions', setId, prefix: `${cluster}/definitions/${setId}`, complete: true, bytes: 100 });
+      sets.push({ cluster, component: 'definitions', setId, prefix: `${cluster}/definitions/${setId}`, complete: true, bytes: 100, verification: verified });
     }
   }
   return sets;
 }
+
+// What planPrune finds for a good set: every artifact read and matching.
+const verified = { restorable: true, verifiedAt: now.toISOString(), cached: false };
 
 const dayOf = (setId: string) => `${setId.slice(0, 8)}T${setId.slice(9, 11)}`;
 
@@ -90,7 +96,7 @@ describe('retention policy on a synthetic history', () => {
     const old = history('q', new Date(now.getTime() - 90 * DAY));
     const kept = decideRetention(old, { maxAgeDays: 30 }, now, 24).filter((d) => d.action === 'keep');
     assert.equal(kept.length, 1);
-    assert.equal(kept[0]!.reason, 'newest complete set');
+    assert.equal(kept[0]!.reason, 'newest restorable set (every artifact verified)');
   });
 
   test('a running restore of "latest" protects everything of its cluster and component', () => {

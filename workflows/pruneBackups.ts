@@ -1,4 +1,5 @@
 import { patched } from '@temporalio/workflow';
+import type { NotASet } from '../activities/backupSets/catalog';
 import type { RetentionDecision } from '../activities/retention/policy';
 import { PruneBackupsInput } from '../common/automationInputs';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
@@ -15,6 +16,11 @@ export interface PruneBackupsResult {
     resticPruneSeconds?: number;
     // Deleted restic sets whose snapshots stay: another storage target holds a copy of the set.
     resticSetsKeptForCopies?: string[];
+    // Folders under <cluster>/<component>/ whose names are not set ids: left alone.
+    notSets?: NotASet[];
+    // Sets whose artifacts were read to decide, and verdicts the worker's cache gave.
+    setsVerified?: number;
+    verdictsCached?: number;
   }>;
   deletedSets: number;
   deletedBytes: number;
@@ -24,8 +30,9 @@ export interface PruneBackupsResult {
 const RESTIC_PRUNE_TIMEOUT_SECONDS = 6 * 3600;
 
 // The guide's retention script, per component policy, on every storage target.
-// Never the newest complete set of a cluster+component, never a set a running
-// restore reads; each set's manifest is deleted first. The restic snapshots of
+// Never the newest restorable (verified) set of a cluster+component, never a
+// set a running restore reads (asked again right before each delete), never a
+// folder that is not a set; each set's manifest is deleted first. The restic snapshots of
 // deleted data-directory sets are forgotten, then the repository pruned.
 export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBackupsResult> {
   const input = parseWorkflowInput(PruneBackupsInput, rawInput, 'pruneBackups');
@@ -45,12 +52,16 @@ export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBa
     const plan = await act
       .planPrune({ storage, clusters: input.clusters, components: input.components, inUse, now })
       .catch(fail(`listing the sets of storage ${storage}`));
-    const doomed = plan.decisions.filter((d) => d.action === 'delete');
+    let doomed = plan.decisions.filter((d) => d.action === 'delete');
+    const kept = plan.decisions.filter((d) => d.action === 'keep');
     const restic: { resticSnapshotsForgotten?: number; resticPruneSeconds?: number; resticSetsKeptForCopies?: string[] } = {};
     if (!input.dryRun && doomed.length > 0) {
       progress('deleting', `${doomed.length} sets from ${storage}`);
       const deleted = await act.deleteBackupSets({ storage, prefixes: doomed.map((d) => d.prefix) }).catch(fail(`deleting sets from storage ${storage}`));
       if (deleted.resticSetsKeptForCopies?.length) restic.resticSetsKeptForCopies = deleted.resticSetsKeptForCopies;
+      const spared = sparedAtDelete(deleted);
+      kept.push(...doomed.filter((d) => spared.has(d.prefix)).map((d): RetentionDecision => ({ ...d, action: 'keep', reason: spared.get(d.prefix)! })));
+      doomed = doomed.filter((d) => !spared.has(d.prefix));
       // Runs started before restic snapshots were cleaned up replay without it.
       if (deleted.resticSets && patched('restic-prune')) {
         restic.resticSnapshotsForgotten = deleted.resticSnapshotsForgotten;
@@ -61,10 +72,19 @@ export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBa
         restic.resticPruneSeconds = pruned.seconds;
       }
     }
-    result.storages.push({ storage, location: plan.location, deleted: doomed, kept: plan.decisions.filter((d) => d.action === 'keep'), ...restic });
+    const verification = plan.setsVerified === undefined ? {} : { setsVerified: plan.setsVerified, verdictsCached: plan.verdictsCached };
+    result.storages.push({ storage, location: plan.location, deleted: doomed, kept, ...(plan.notSets?.length ? { notSets: plan.notSets } : {}), ...verification, ...restic });
     result.deletedSets += doomed.length;
     result.deletedBytes += doomed.reduce((sum, d) => sum + d.bytes, 0);
   }
   progress('done', `${input.dryRun ? 'would delete' : 'deleted'} ${result.deletedSets} sets`);
   return result;
+}
+
+// Sets the delete step left: a restore started reading them after the plan, or the prefix is no set.
+function sparedAtDelete(deleted: { skippedInUse?: Array<{ prefix: string; workflowId: string }>; refused?: string[] }): Map<string, string> {
+  const spared = new Map<string, string>();
+  for (const s of deleted.skippedInUse ?? []) spared.set(s.prefix, `a restore started after the plan reads it (${s.workflowId}): not deleted`);
+  for (const prefix of deleted.refused ?? []) spared.set(prefix, 'not <cluster>/<component>/<set id>: not deleted');
+  return spared;
 }

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import { Manifest, MANIFEST_FILE } from '../../common/manifest';
-import { Component, setPrefix } from '../../common/names';
+import { Component, ResourceName, SetId, setPrefix } from '../../common/names';
 import type { StorageBackend } from '../storage/backend';
 import { readSmallObject } from './artifacts';
 
@@ -21,24 +21,58 @@ export interface CatalogEntry extends SetLocation {
   problem?: string;
 }
 
+// A folder under <cluster>/<component>/ whose name is not a set id (or a file
+// lying there): never a set, never restored, never deleted by retention.
+export interface NotASet {
+  prefix: string;
+  bytes: number;
+  reason: string;
+}
+
 // Sets by their keys alone, newest first: one listing, no read per set.
 export async function listSetLocations(backend: StorageBackend, filter: { cluster?: string; component?: Component } = {}): Promise<SetLocation[]> {
+  return (await listSetFolders(backend, filter)).sets;
+}
+
+// Sets and what only looks like one. Folder names come from storage, so they
+// are untrusted: only <cluster name>/<component>/<set id>/ is a set (a stray
+// "zzzz" folder would otherwise sort newest and pass for the latest set).
+export async function listSetFolders(
+  backend: StorageBackend,
+  filter: { cluster?: string; component?: Component } = {},
+): Promise<{ sets: SetLocation[]; notSets: NotASet[] }> {
   const prefix = filter.cluster ? (filter.component ? `${filter.cluster}/${filter.component}/` : `${filter.cluster}/`) : '';
   const sets = new Map<string, SetLocation>();
+  const notSets = new Map<string, NotASet>();
   for (const object of await backend.list(prefix)) {
     const parts = object.key.split('/');
-    if (parts.length < 4) continue;
+    if (parts.length < 3) continue;
     const [cluster, component, setId] = parts as [string, string, string];
     if (filter.component && component !== filter.component) continue;
     // Reports stored beside the sets (<cluster>/drills/, <cluster>/validations/) are not sets.
     if (!Component.safeParse(component).success) continue;
     const key = `${cluster}/${component}/${setId}`;
+    const why = notASetReason(cluster, setId, parts.length);
+    if (why) {
+      const stray = notSets.get(key) ?? { prefix: key, bytes: 0, reason: why };
+      stray.bytes += object.size;
+      notSets.set(key, stray);
+      continue;
+    }
     const entry = sets.get(key) ?? { cluster, component, setId, prefix: key, complete: false, bytes: 0 };
     entry.bytes += object.size;
     if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
     sets.set(key, entry);
   }
-  return [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
+  const newestFirst = [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
+  return { sets: newestFirst, notSets: [...notSets.values()].sort((a, b) => a.prefix.localeCompare(b.prefix)) };
+}
+
+function notASetReason(cluster: string, name: string, depth: number): string | undefined {
+  if (depth === 3) return 'a file where set folders belong';
+  if (!ResourceName.safeParse(cluster).success) return 'the cluster folder is not a cluster name';
+  if (!SetId.safeParse(name).success) return 'the folder name is not a set id (like 20261125T063000Z-3f9a1c2e)';
+  return undefined;
 }
 
 // Every set under <cluster>/<component>/<setId>/, newest first. A set whose

@@ -1,58 +1,93 @@
+import path from 'node:path';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../../common/manifest';
 import { Component, ResourceName, SetId, setPrefix } from '../../common/names';
-import { listSetLocations, readManifest, type SetLocation } from '../backupSets/catalog';
+import { listSetFolders, type NotASet, type SetLocation } from '../backupSets/catalog';
 import { RESTIC_POINTER_SUFFIX, resticRepository } from '../restic/repository';
 import { Restic } from '../restic/restic';
-import type { StorageBackend } from '../storage/backend';
 import { storageTarget } from '../storage/openStorage';
 import type { ActivityDeps } from '../deps';
 import { temporalClient } from '../schedules/temporalClient';
-import { decideRetention, type Protection, type RetentionDecision } from './policy';
-import { findRestoresInUse, type RestoreInUse } from './restoresInUse';
+import type { Protection, RetentionCandidate, RetentionDecision } from './policy';
+import { verifyForRetention } from './restorable';
+import { decideVerified } from './verifiedPlan';
+import { findRestoresInUse, RestoreWatch, type RestoreInUse } from './restoresInUse';
+import { defaultCacheDir, VerificationCache } from './verificationCache';
 
 export interface PrunePlan {
   storage: string;
   location: string;
   decisions: RetentionDecision[];
+  // Folders under <cluster>/<component>/ that are not sets: never deleted, reported.
+  notSets?: NotASet[];
+  // Sets whose artifacts were read this time, and verdicts taken from the cache.
+  setsVerified?: number;
+  verdictsCached?: number;
 }
 
-export function createRetentionActivities(deps: ActivityDeps) {
+// Right before each delete, running restores are asked again, at most once a second.
+export const RESTORE_RECHECK_INTERVAL_MS = 1_000;
+
+export interface RetentionOptions {
+  // Where verification verdicts are cached (default: the worker's cache directory); null: memory only.
+  cacheDir?: string | null;
+  // Running restores (default: Temporal visibility through the worker's client).
+  restoresInUse?: () => Promise<RestoreInUse[]>;
+  restoreRecheckIntervalMs?: number;
+}
+
+export function createRetentionActivities(deps: ActivityDeps, options: RetentionOptions = {}) {
+  const restoresInUse = options.restoresInUse ?? (async () => findRestoresInUse(await temporalClient(deps.config), deps.config));
   return {
     async listStorageTargets(): Promise<string[]> {
       return Object.keys(deps.config.storage.targets);
     },
 
     async findRestoresInUse(): Promise<RestoreInUse[]> {
-      return findRestoresInUse(await temporalClient(deps.config), deps.config);
+      return restoresInUse();
     },
 
     // Decisions for every set of one storage target, by each component's policy.
+    // Sets whose decision depends on it are verified first (newest first, verdicts cached).
     async planPrune(input: { storage: string; clusters?: string[]; components?: string[]; inUse: RestoreInUse[]; now: string }): Promise<PrunePlan> {
       const { name, backend } = deps.openStorage(input.storage);
+      const now = new Date(input.now);
       const wanted = (cluster: string, component: string) => (!input.clusters || input.clusters.includes(cluster)) && (!input.components || input.components.includes(component));
-      const sets = (await listSetLocations(backend)).filter((s) => wanted(s.cluster, s.component));
+      const folders = await listSetFolders(backend);
+      const sets: RetentionCandidate[] = folders.sets.filter((s) => wanted(s.cluster, s.component));
+      const notSets = folders.notSets.filter((n) => wanted(...(n.prefix.split('/') as [string, string])));
       const orphans = !input.components || input.components.includes('data-directory') ? await resticOrphans(deps, input.storage, sets, wanted) : [];
       sets.push(...orphans);
       const groups = new Map<string, typeof sets>();
       for (const s of sets) groups.set(`${s.cluster}/${s.component}`, [...(groups.get(`${s.cluster}/${s.component}`) ?? []), s]);
       const { retention } = deps.config;
+      const cache = openCache(deps, options);
       const decisions: RetentionDecision[] = [];
-      for (const group of groups.values()) {
-        const { cluster, component } = group[0]!;
-        const users = input.inUse.filter((r) => r.cluster === cluster && (r.component === undefined || r.component === component));
-        const protection: Protection = {
-          sets: new Map(users.filter((r) => r.set !== 'latest').map((r) => [r.set, r.workflowId])),
-          everything: users.find((r) => r.set === 'latest')?.workflowId,
-        };
-        const policy = { ...retention.default, ...retention.components[Component.parse(component)] };
-        await confirmNewestComplete(backend, group);
-        const candidates = group.map(({ cluster: c, component: k, setId, prefix, complete, bytes }) => ({ cluster: c, component: k, setId, prefix, complete, bytes }));
-        decisions.push(...decideRetention(candidates, policy, new Date(input.now), retention.incompleteGraceHours, protection));
+      let setsVerified = 0;
+      let verdictsCached = 0;
+      try {
+        for (const group of groups.values()) {
+          const { cluster, component } = group[0]!;
+          const users = input.inUse.filter((r) => r.cluster === cluster && (r.component === undefined || r.component === component));
+          const protection: Protection = {
+            sets: new Map(users.filter((r) => r.set !== 'latest').map((r) => [r.set, r.workflowId])),
+            everything: users.find((r) => r.set === 'latest')?.workflowId,
+          };
+          const policy = { ...retention.default, ...retention.components[Component.parse(component)] };
+          const verify = async (set: RetentionCandidate, fresh: boolean) => {
+            const verdict = await verifyForRetention(backend, name, set, cache, now, fresh);
+            if (verdict.cached) verdictsCached += 1;
+            else setsVerified += 1;
+            return verdict;
+          };
+          decisions.push(...(await decideVerified(group, policy, now, retention.incompleteGraceHours, protection, verify)));
+        }
+      } finally {
+        cache.save(now);
       }
       const orphanPrefixes = new Set(orphans.map((o) => o.prefix));
       for (const d of decisions) if (orphanPrefixes.has(d.prefix)) d.reason = `restic snapshot with no set in storage (its backup died before writing the set); ${d.reason}`;
-      return { storage: name, location: backend.locate(''), decisions };
+      return { storage: name, location: backend.locate(''), decisions, notSets, setsVerified, verdictsCached };
     },
 
     // The manifest goes first, so a half-deleted set is incomplete and never offered for restore.
@@ -62,11 +97,22 @@ export function createRetentionActivities(deps: ActivityDeps) {
     // objects, so a retry still finds the set; pruneResticRepository then frees their data.
     // resticSets: restic data-directory sets among them (snapshots found, or a pointer object left by an earlier attempt).
     // resticSetsKeptForCopies: sets whose snapshots stay because another storage target holds a copy of the set (its pointer names this repository).
-    async deleteBackupSets(input: {
-      storage: string;
-      prefixes: string[];
-    }): Promise<{ deleted: string[]; objects: number; resticSets: number; resticSnapshotsForgotten: number; resticSetsKeptForCopies: string[] }> {
+    // skippedInUse: sets a restore started reading after the plan (asked again right before each delete).
+    // refused: prefixes that are not <cluster>/<component>/<set id> (never deleted).
+    async deleteBackupSets(input: { storage: string; prefixes: string[] }): Promise<{
+      deleted: string[];
+      objects: number;
+      resticSets: number;
+      resticSnapshotsForgotten: number;
+      resticSetsKeptForCopies: string[];
+      skippedInUse?: Array<{ prefix: string; workflowId: string }>;
+      refused?: string[];
+      restoreChecks?: number;
+    }> {
       const { name, backend } = deps.openStorage(input.storage);
+      const watch = new RestoreWatch(restoresInUse, options.restoreRecheckIntervalMs ?? RESTORE_RECHECK_INTERVAL_MS);
+      const skippedInUse: Array<{ prefix: string; workflowId: string }> = [];
+      const refused = input.prefixes.filter((prefix) => !isSetPrefix(prefix));
       const resticSetsKeptForCopies: string[] = [];
       const restic = await resticOf(deps, input.storage);
       // An earlier attempt's count comes back with its heartbeat.
@@ -74,7 +120,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
       let resticSets = 0;
       // One listing per <cluster>/<component>/, not one per set: listings cost the whole folder.
       const byParent = new Map<string, string[]>();
-      for (const prefix of input.prefixes) {
+      for (const prefix of input.prefixes.filter(isSetPrefix)) {
         const parent = prefix.slice(0, prefix.lastIndexOf('/') + 1);
         byParent.set(parent, [...(byParent.get(parent) ?? []), prefix]);
       }
@@ -88,6 +134,11 @@ export function createRetentionActivities(deps: ActivityDeps) {
         }
         for (const prefix of prefixes) {
           if (deleted.length % 50 === 0) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
+          const reader = await watch.reading(prefix);
+          if (reader) {
+            skippedInUse.push({ prefix, workflowId: reader.workflowId });
+            continue;
+          }
           const manifest = `${prefix}/${MANIFEST_FILE}`;
           await backend.delete(manifest);
           const [cluster, component, setId] = prefix.split('/');
@@ -111,7 +162,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
           deleted.push(prefix);
         }
       }
-      return { deleted, objects, resticSets, resticSnapshotsForgotten, resticSetsKeptForCopies };
+      return { deleted, objects, resticSets, resticSnapshotsForgotten, resticSetsKeptForCopies, skippedInUse, refused, restoreChecks: watch.queries };
     },
 
     // `restic prune` after snapshots were forgotten: it can take long on a large
@@ -168,6 +219,12 @@ async function copiedElsewhere(deps: ActivityDeps, storage: string, prefix: stri
   return false;
 }
 
+// Only <cluster>/<component>/<set id>: a prefix from anywhere else is never deleted.
+function isSetPrefix(prefix: string): boolean {
+  const parts = prefix.split('/');
+  return parts.length === 3 && ResourceName.safeParse(parts[0]).success && Component.safeParse(parts[1]).success && SetId.safeParse(parts[2]).success;
+}
+
 // The storage target's restic repository, when it has one to clean (a restic password set and the repository created).
 async function resticOf(deps: ActivityDeps, storage: string): Promise<Restic | undefined> {
   if (!storageTarget(deps.config, storage).target.resticPassword) return undefined;
@@ -175,16 +232,15 @@ async function resticOf(deps: ActivityDeps, storage: string): Promise<Restic | u
   return (await restic.exists()) ? restic : undefined;
 }
 
-// The set kept as "newest complete" must really be restorable: newest first,
-// a set whose manifest does not parse counts as incomplete.
-async function confirmNewestComplete(backend: StorageBackend, group: SetLocation[]): Promise<void> {
-  const complete = group.filter((s) => s.complete).sort((a, b) => (a.setId < b.setId ? 1 : -1));
-  for (const s of complete) {
-    try {
-      await readManifest(backend, s.prefix);
-      return;
-    } catch {
-      s.complete = false;
-    }
-  }
+// The cache's directory, unless it lies inside a local storage target (where
+// whoever writes backups could write it too): then memory only.
+function openCache(deps: ActivityDeps, options: RetentionOptions): VerificationCache {
+  const dir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  if (dir === null) return new VerificationCache(undefined);
+  const inStorage = Object.values(deps.config.storage.targets).some((t) => {
+    if (t.type !== 'local') return false;
+    const relative = path.relative(path.resolve(t.path), path.resolve(dir));
+    return !relative.startsWith('..') && !path.isAbsolute(relative);
+  });
+  return new VerificationCache(inStorage ? undefined : dir);
 }

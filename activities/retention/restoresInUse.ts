@@ -41,3 +41,35 @@ export async function findRestoresInUse(client: Client, config: RabbitvaultConfi
   }
   return found;
 }
+
+// The running restore that reads a set (by its id, or as the "latest" of its
+// cluster+component, or a drill/validation of its cluster), if any.
+export function restoreReading(prefix: string, inUse: RestoreInUse[]): RestoreInUse | undefined {
+  const [cluster, component, setId] = prefix.split('/');
+  return inUse.find((r) => r.cluster === cluster && (r.component === undefined || r.component === component) && (r.set === 'latest' || r.set === setId));
+}
+
+// Running restores, asked again right before each delete but at most once per
+// intervalMs: a restore that started after the plan is seen within that
+// interval, and thousands of deletes cost at most one visibility query per interval.
+export class RestoreWatch {
+  private inUse: RestoreInUse[] = [];
+  private askedAt = -Infinity;
+  queries = 0;
+
+  constructor(
+    private readonly ask: () => Promise<RestoreInUse[]>,
+    private readonly intervalMs: number,
+  ) {}
+
+  async reading(prefix: string): Promise<RestoreInUse | undefined> {
+    if (Date.now() - this.askedAt >= this.intervalMs) {
+      // The answer is as old as the question: the interval counts from when it was asked.
+      const askedAt = Date.now();
+      this.inUse = await this.ask();
+      this.askedAt = askedAt;
+      this.queries += 1;
+    }
+    return restoreReading(prefix, this.inUse);
+  }
+}

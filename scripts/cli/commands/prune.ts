@@ -33,7 +33,10 @@ export async function pruneCommand(ctx: CliContext, argv: string[]): Promise<num
     (r) => [
       ...r.storages.flatMap((s) => [
         `storage ${s.storage} (${s.location}): ${s.deleted.length} ${r.dryRun ? 'would be deleted' : 'deleted'}, ${s.kept.length} kept`,
+        ...(s.setsVerified !== undefined ? [`  verified ${s.setsVerified} sets (every artifact read), ${s.verdictsCached ?? 0} verdicts from the worker's cache`] : []),
         ...s.deleted.map((d) => `  ${r.dryRun ? 'would delete' : 'deleted'} ${d.prefix}  ${d.bytes} bytes  (${d.reason})`),
+        ...s.kept.map((d) => `  keep ${d.prefix}  (${d.reason})`),
+        ...(s.notSets ?? []).map((n) => `  not a set, left alone: ${n.prefix}  ${n.bytes} bytes  (${n.reason})`),
         ...(s.resticSnapshotsForgotten !== undefined ? [`  restic: ${s.resticSnapshotsForgotten} snapshots forgotten, repository pruned in ${(s.resticPruneSeconds ?? 0).toFixed(1)} s`] : []),
         ...(s.resticSetsKeptForCopies ?? []).map((prefix) => `  restic: the snapshots of ${prefix} stay: another storage target holds a copy of the set`),
       ]),
