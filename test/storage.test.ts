@@ -1,16 +1,18 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { S3StorageTarget } from '../config/schema';
 import { StorageObjectNotFound, type StorageBackend } from '../activities/storage/backend';
 import { LocalDirectoryStorage } from '../activities/storage/local';
 import { S3ObjectStorage } from '../activities/storage/s3';
 import { MINIO_KMS_KEY_NAME } from '../scripts/devstack/minio';
+import { traversalKeys } from './fixtures/hostile/configurationSets';
 import { scratchDir, testStack } from './support/stack';
 
 const MiB = 1024 * 1024;
@@ -110,6 +112,28 @@ function storageContract(open: () => StorageBackend): void {
     await storage.delete('doomed/object');
   });
 
+  void test('a key that could leave the root is refused on every operation, naming the key, non-retryably; valid neighbours still work', async () => {
+    for (const { key, why } of traversalKeys()) {
+      const refused = (error: ApplicationFailure) => {
+        assert.equal(error.type, 'InvalidInput', key);
+        assert.equal(error.nonRetryable, true);
+        assert.ok(error.message.startsWith(`storage key ${JSON.stringify(key)} refused: `), error.message);
+        assert.match(error.message, why);
+        return true;
+      };
+      const body = Readable.from([Buffer.from('pwned')]);
+      await assert.rejects(storage.put(key, body), refused);
+      assert.equal(body.destroyed, true, 'the refused body is not left waiting');
+      await assert.rejects(storage.get(key), refused);
+      await assert.rejects(storage.stat(key), refused);
+      await assert.rejects(storage.delete(key), refused);
+    }
+    await assert.rejects(storage.list('../'), /storage key "\.\.\/" refused: it has a "\." or "\.\." segment/);
+    await assert.rejects(storage.list('/etc/'), /refused: it is absolute/);
+    await storage.put('contained/dots..in..name', Buffer.from('ok'));
+    assert.deepEqual(await storage.list('contained/'), [{ key: 'contained/dots..in..name', size: 2 }]);
+  });
+
   void test('a source stream that fails leaves no object, and keeps an older one intact', async () => {
     await assert.rejects(storage.put('torn/new', generatedStream(20 * MiB, 11 * MiB).stream), sourceBroke);
     assert.equal(await storage.stat('torn/new'), null);
@@ -123,6 +147,27 @@ function storageContract(open: () => StorageBackend): void {
 
 void describe('local directory storage', () => {
   storageContract(() => new LocalDirectoryStorage(scratchDir('storage-local')));
+
+  void test('traversal keys create nothing outside the root, and a planted symlink does not lead out of it', async () => {
+    const outer = scratchDir('storage-local-contained');
+    const root = path.join(outer, 'root');
+    const storage = new LocalDirectoryStorage(root);
+    await storage.probe();
+    for (const { key } of traversalKeys()) await assert.rejects(storage.put(key, Buffer.from('pwned')), /refused/);
+    assert.deepEqual(readdirSync(outer), ['root']);
+    assert.deepEqual(readdirSync(root), []);
+    // Someone with write access to the directory links a set folder to /etc-like territory outside it.
+    const outside = path.join(outer, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'secret'), 'not yours');
+    symlinkSync(outside, path.join(root, 'linked'));
+    await assert.rejects(storage.get('linked/secret'), /storage key "linked\/secret" refused: .*leads outside .* through a symbolic link/);
+    await assert.rejects(storage.stat('linked/secret'), /through a symbolic link/);
+    await assert.rejects(storage.put('linked/new/file', Buffer.from('pwned')), /through a symbolic link/);
+    await assert.rejects(storage.delete('linked/secret'), /through a symbolic link/);
+    assert.deepEqual(readdirSync(outside), ['secret']);
+    assert.equal(existsSync(path.join(outside, 'new')), false);
+  });
 
   void test('a failed write leaves no partial file behind', async () => {
     const root = scratchDir('storage-local-partial');

@@ -1,4 +1,6 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
+import { FailureType } from '../../common/failures';
 
 export interface StoredObject {
   key: string;
@@ -27,4 +29,28 @@ export class StorageObjectNotFound extends Error {
     super(`not found: ${location}`);
     this.name = 'StorageObjectNotFound';
   }
+}
+
+// Keys come back from manifests and indexes read from storage: a key that could
+// leave the target's root is refused on every backend, naming the key.
+export function checkStorageKey(key: string, { prefix = false }: { prefix?: boolean } = {}): void {
+  const problem = storageKeyProblem(key, prefix);
+  if (problem) throw refuseStorageKey(key, problem);
+}
+
+export function refuseStorageKey(key: string, reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ message: `storage key ${JSON.stringify(key)} refused: ${reason}`, type: FailureType.InvalidInput, nonRetryable: true });
+}
+
+// A list prefix may be empty or end with "/"; an object key may not.
+function storageKeyProblem(key: string, prefix: boolean): string | null {
+  if (key.includes('\0')) return 'it contains a NUL byte';
+  if (key.includes('\\')) return 'it contains a backslash';
+  if (key.startsWith('/')) return 'it is absolute (keys are relative to the target root)';
+  if (key === '') return prefix ? null : 'it is empty';
+  const segments = key.split('/');
+  if (prefix && segments[segments.length - 1] === '') segments.pop();
+  if (segments.some((s) => s === '')) return 'it has an empty path segment';
+  if (segments.some((s) => s === '..' || s === '.')) return 'it has a "." or ".." segment';
+  return null;
 }

@@ -1,23 +1,59 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import type { StorageBackend, StoredObject } from './backend';
-import { StorageObjectNotFound } from './backend';
+import { checkStorageKey, refuseStorageKey, StorageObjectNotFound } from './backend';
 
 // A local directory (the embedded default). Writes go to a temporary name and
 // are renamed into place after fsync, so a crash never leaves a torn file.
 export class LocalDirectoryStorage implements StorageBackend {
   constructor(readonly root: string) {}
 
+  // For messages only; operations go through fileOf.
   locate(key: string): string {
     return path.join(this.root, ...key.split('/'));
   }
 
+  // The file of a key, refused unless it stays inside the root.
+  private fileOf(key: string): string {
+    checkStorageKey(key);
+    const root = path.resolve(this.root);
+    const file = path.resolve(root, ...key.split('/'));
+    if (!isInside(root, file)) throw refuseStorageKey(key, `it resolves outside ${this.root}`);
+    return file;
+  }
+
+  // Also through symbolic links someone with write access to the directory may
+  // have planted: the nearest existing ancestor of target must really be inside.
+  private async realInside(key: string, target: string): Promise<void> {
+    const root = path.resolve(this.root);
+    for (let at = target; isInside(root, at); at = path.dirname(at)) {
+      let real: string;
+      try {
+        real = await realpath(at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      const realRoot = await realpath(root);
+      if (real !== realRoot && !isInside(realRoot, real)) throw refuseStorageKey(key, `${at} leads outside ${this.root} through a symbolic link (to ${real})`);
+      return;
+    }
+  }
+
   async put(key: string, body: Readable | Buffer): Promise<void> {
-    const file = this.locate(key);
+    let file: string;
+    try {
+      file = this.fileOf(key);
+      await this.realInside(key, path.dirname(file));
+    } catch (error) {
+      // A refused key leaves no producer blocked on a stream nobody reads.
+      if (!Buffer.isBuffer(body)) body.destroy();
+      throw error;
+    }
     await mkdir(path.dirname(file), { recursive: true });
     const partial = `${file}.partial-${randomBytes(4).toString('hex')}`;
     try {
@@ -32,14 +68,16 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 
   async get(key: string): Promise<Readable> {
-    const file = this.locate(key);
+    const file = this.fileOf(key);
     if (!(await this.stat(key))) throw new StorageObjectNotFound(file);
     return createReadStream(file);
   }
 
   async stat(key: string): Promise<StoredObject | null> {
     try {
-      const s = await stat(this.locate(key));
+      const file = this.fileOf(key);
+      await this.realInside(key, file);
+      const s = await stat(file);
       return s.isFile() ? { key, size: s.size } : null;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -48,6 +86,7 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    checkStorageKey(prefix, { prefix: true });
     const found: StoredObject[] = [];
     const walk = async (dir: string, keyPrefix: string): Promise<void> => {
       let entries;
@@ -71,12 +110,19 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.locate(key), { force: true });
+    const file = this.fileOf(key);
+    await this.realInside(key, path.dirname(file));
+    await rm(file, { force: true });
   }
 
   async probe(): Promise<void> {
     await mkdir(this.root, { recursive: true });
   }
+}
+
+function isInside(root: string, file: string): boolean {
+  const relative = path.relative(root, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 // The rename is durable only once the directory entry itself is on disk.

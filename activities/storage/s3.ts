@@ -12,7 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3StorageTarget } from '../../config/schema';
 import type { StorageBackend, StoredObject } from './backend';
-import { StorageObjectNotFound } from './backend';
+import { checkStorageKey, StorageObjectNotFound } from './backend';
 
 const MiB = 1024 * 1024;
 
@@ -39,7 +39,9 @@ export class S3ObjectStorage implements StorageBackend {
     return `s3://${this.target.bucket}/${this.prefix}${key}`;
   }
 
+  // Same key rules as the local backend, so one set of keys works (and is refused) on both.
   async put(key: string, body: Readable | Buffer, options?: { contentType?: string }): Promise<void> {
+    this.refuseKeyOf(key, body);
     let sourceError: unknown;
     if (!Buffer.isBuffer(body)) body.once('error', (error) => (sourceError = error));
     try {
@@ -50,6 +52,16 @@ export class S3ObjectStorage implements StorageBackend {
       // The producer's own failure (e.g. tar died) is more useful to the caller than a wrapped one.
       if (error === sourceError) throw error;
       throw this.failure('PutObject', key, error);
+    }
+  }
+
+  // A refused key leaves no producer blocked on a stream nobody reads.
+  private refuseKeyOf(key: string, body: Readable | Buffer): void {
+    try {
+      checkStorageKey(key);
+    } catch (error) {
+      if (!Buffer.isBuffer(body)) body.destroy();
+      throw error;
     }
   }
 
@@ -73,6 +85,7 @@ export class S3ObjectStorage implements StorageBackend {
   }
 
   async get(key: string): Promise<Readable> {
+    checkStorageKey(key);
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: this.prefix + key }));
       if (!(response.Body instanceof Readable)) throw new Error('response body is not a Node stream');
@@ -84,6 +97,7 @@ export class S3ObjectStorage implements StorageBackend {
   }
 
   async stat(key: string): Promise<StoredObject | null> {
+    checkStorageKey(key);
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.target.bucket, Key: this.prefix + key }));
       return { key, size: head.ContentLength ?? 0 };
@@ -94,6 +108,7 @@ export class S3ObjectStorage implements StorageBackend {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    checkStorageKey(prefix, { prefix: true });
     const found: StoredObject[] = [];
     try {
       const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.target.bucket, Prefix: this.prefix + prefix });
@@ -111,6 +126,7 @@ export class S3ObjectStorage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    checkStorageKey(key);
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.prefix + key }));
     } catch (error) {
