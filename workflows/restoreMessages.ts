@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { QueueRestore } from '../activities/messages/restoreActivities';
 import { FailureType } from '../common/failures';
 import { RestoreMessagesInput } from '../common/messageInputs';
@@ -39,6 +39,14 @@ export async function restoreMessages(rawInput: RestoreMessagesInput): Promise<R
         : `toQueue needs exactly one source queue, but ${chosen.length} are selected: name one with queues; the target was not touched`,
       type: FailureType.InvalidInput,
       nonRetryable: true,
+    });
+  }
+
+  // Every segment is read and checked before the first change on the target (histories from before this step skip it).
+  if (patched('restore-messages-checks-segments-first')) {
+    progress('checking segments', `${chosen.reduce((n, q) => n + q.segments.length, 0)} segments of ${chosen.length} queues`);
+    await publisher.checkQueueSegments({ storage: set.storage, prefix: set.prefix, queues: chosen }).catch((error: unknown) => {
+      throw explainFailure('checking the message segments', error, 'the target was not touched');
     });
   }
 

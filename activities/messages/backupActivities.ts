@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { setPrefix } from '../../common/names';
@@ -7,21 +8,64 @@ import { storeArtifact } from '../backupSets/artifacts';
 import { clusterConfig, type ActivityDeps } from '../deps';
 import { amqpLost, connectAmqp } from './amqpConnection';
 import { copyRefusal, QueueDeclaration, selectQueues } from './queueCatalog';
-import { readQueue } from './queueReader';
-import { listQueueSegments, scanSegment } from './storedSegments';
-import { OpenSegment, segmentName, type StoredSegment } from './segmentWriter';
+import { DRAIN_SEGMENT_MESSAGES, readQueue } from './queueReader';
+import { listQueueSegments, scanSegment, segmentRefusal } from './storedSegments';
+import { OpenSegment, segmentName, StoredSegment } from './segmentWriter';
 
 export const QUEUES_ARTIFACT = 'queues.json';
 
-export interface QueueBackup {
-  queue: QueueDeclaration;
-  mode: 'copy' | 'drain' | 'skipped';
-  depthAtStart: number;
-  messages: number;
-  bodyBytes: number;
-  segments: StoredSegment[];
-  endedBy: 'depth reached' | 'idle' | 'queue deleted' | 'skipped';
-  note?: string;
+const count = z.number().int().nonnegative();
+
+// One queue of a message backup, as queues.json holds it.
+export const QueueBackup = z.object({
+  queue: QueueDeclaration,
+  mode: z.enum(['copy', 'drain', 'skipped']),
+  depthAtStart: count,
+  messages: count,
+  bodyBytes: count,
+  segments: z.array(StoredSegment),
+  endedBy: z.enum(['depth reached', 'idle', 'queue deleted', 'skipped']),
+  note: z.string().optional(),
+});
+export type QueueBackup = z.infer<typeof QueueBackup>;
+
+// queues.json. A restore reads it back from storage and acts on nothing it has not checked here.
+export const QueueIndex = z
+  .object({ formatVersion: z.literal(1), queues: z.array(QueueBackup) })
+  .superRefine((index, ctx) => {
+    for (const [i, backup] of index.queues.entries()) {
+      const at = (...path: Array<string | number>) => ['queues', i, ...path];
+      for (const field of ['name', 'vhost'] as const) {
+        if (Buffer.byteLength(backup.queue[field], 'utf8') > 255) ctx.addIssue({ code: 'custom', path: at('queue', field), message: 'longer than the 255 bytes AMQP allows' });
+      }
+      const argumentsProblem = amqpTableProblem(backup.queue.arguments);
+      if (argumentsProblem) ctx.addIssue({ code: 'custom', path: at('queue', 'arguments'), message: argumentsProblem });
+      // Exactly the names the writer gives, so no name can point anywhere else.
+      for (const [j, segment] of backup.segments.entries()) {
+        const expected = segmentName(i, j);
+        if (segment.artifact.name !== expected) ctx.addIssue({ code: 'custom', path: at('segments', j, 'artifact', 'name'), message: `must be ${expected} (segment ${j} of queue ${i}), not ${JSON.stringify(segment.artifact.name.slice(0, 100))}` });
+      }
+      if (backup.mode === 'skipped' && backup.segments.length) ctx.addIssue({ code: 'custom', path: at('segments'), message: 'a skipped queue has no segments' });
+      const sum = (f: (s: StoredSegment) => number) => backup.segments.reduce((n, s) => n + f(s), 0);
+      if (sum((s) => s.messages) !== backup.messages) ctx.addIssue({ code: 'custom', path: at('messages'), message: `${backup.messages}, but its segments hold ${sum((s) => s.messages)}` });
+      if (sum((s) => s.bodyBytes) !== backup.bodyBytes) ctx.addIssue({ code: 'custom', path: at('bodyBytes'), message: `${backup.bodyBytes}, but its segments hold ${sum((s) => s.bodyBytes)}` });
+    }
+  });
+export type QueueIndex = z.infer<typeof QueueIndex>;
+
+// Queue arguments go to the broker in queue.declare: only what an AMQP table can carry, and not much of it.
+function amqpTableProblem(table: Record<string, unknown>): string | undefined {
+  if (JSON.stringify(table).length > 65536) return 'more than 64 KiB of arguments';
+  const problem = (value: unknown, depth: number): string | undefined => {
+    if (depth > 32) return 'nested deeper than 32';
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+    if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'a number that is not finite';
+    if (Array.isArray(value)) return value.map((v) => problem(v, depth + 1)).find(Boolean);
+    if (typeof value !== 'object') return `a value of type ${typeof value}`;
+    if ('!' in value) return 'a typed value ("!"), which the backup never writes';
+    return Object.entries(value).map(([k, v]) => (Buffer.byteLength(k) > 255 ? `a key longer than 255 bytes` : problem(v, depth + 1))).find(Boolean);
+  };
+  return problem(table, 0);
 }
 
 interface Checkpoint {
@@ -71,12 +115,14 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
       const segments: StoredSegment[] = [];
       let uncertain: string[] | undefined;
       if (input.mode === 'drain') {
-        // Storage is the truth: every stored segment but the last was acked before the next began.
+        // Storage is the truth: every stored segment but the last was acked before
+        // the next began, and so was one the checkpoint lists (it is listed only
+        // after its ack's round trip). Only an unlisted last one is uncertain.
         for (const [i, name] of existing.entries()) {
           const known = previous?.segments.find((s) => s.artifact.name === name);
           const last = i === existing.length - 1;
-          const scanned = known && !last ? { ...known, fingerprints: [] } : await scanSegment(backend, prefix, name, last);
-          if (last) uncertain = scanned.fingerprints;
+          const scanned = known ? { ...known, fingerprints: [] } : await scanOwnSegment(backend, prefix, name, last);
+          if (last && !known) uncertain = scanned.fingerprints;
           segments.push({ artifact: scanned.artifact, messages: scanned.messages, bodyBytes: scanned.bodyBytes });
         }
       }
@@ -156,10 +202,19 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
     async storeQueueIndex(input: { cluster: string; storage?: string; setId: string; queues: QueueBackup[] }): Promise<{ artifact: Artifact; prefix: string; storage: string }> {
       const { name, backend } = deps.openStorage(input.storage);
       const prefix = setPrefix(input.cluster, 'messages', input.setId);
-      const body = Buffer.from(`${JSON.stringify({ formatVersion: 1, queues: input.queues }, null, 2)}\n`);
+      const index: QueueIndex = { formatVersion: 1, queues: input.queues };
+      const body = Buffer.from(`${JSON.stringify(index, null, 2)}\n`);
       return { artifact: await storeArtifact(backend, prefix, QUEUES_ARTIFACT, body, 'application/json'), prefix, storage: name };
     },
   };
+}
+
+async function scanOwnSegment(backend: Parameters<typeof scanSegment>[0], prefix: string, name: string, withFingerprints: boolean) {
+  try {
+    return await scanSegment(backend, prefix, name, withFingerprints, DRAIN_SEGMENT_MESSAGES);
+  } catch (error) {
+    throw segmentRefusal(prefix, name, error, 'the drain cannot resume from it; nothing more was taken from the queue') ?? error;
+  }
 }
 
 async function streamLength(deps: ActivityDeps, cluster: string, queue: QueueDeclaration): Promise<number> {

@@ -33,7 +33,7 @@ const INBOX_HIGH = 4096;
 const INBOX_HIGH_BYTES = 16 * 1024 * 1024;
 const DRAIN_PREFETCH = 10_000;
 // A drain segment closes before the prefetch is used up, or the broker would stop sending.
-const DRAIN_SEGMENT_MESSAGES = 8_000;
+export const DRAIN_SEGMENT_MESSAGES = 8_000;
 
 export function toRecord(msg: ConsumeMessage): MessageRecord {
   return {
@@ -158,9 +158,18 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
       const record = toRecord(msg);
       if (uncertain) {
         // After a crash between storing a segment and its ack reaching the broker,
-        // its messages come back: recognise them in order and ack without storing again.
+        // its messages come back first, marked redelivered: recognise them in order
+        // and ack without storing again. A message the broker does not mark
+        // redelivered was never delivered, so it cannot be a stored one: everything
+        // held is stored (at worst a duplicate, never a loss).
+        // Left open: if the ack did reach the broker, messages of the crashed
+        // attempt's prefetch window after that segment also come back redelivered;
+        // only if the first of them are byte-identical, in order, to the whole
+        // segment (exchange, routing key, properties, body) are they taken for it
+        // and acked unstored. The caller narrows this to a crash before the
+        // checkpoint listing the segment reached Temporal (a listed one is not uncertain).
         held.push({ msg, record });
-        if (fingerprint(record) !== uncertain[held.length - 1]) await releaseHeld();
+        if (!record.redelivered || fingerprint(record) !== uncertain[held.length - 1]) await releaseHeld();
         else if (held.length === uncertain.length) {
           o.channel.ack(msg, true);
           await sync();

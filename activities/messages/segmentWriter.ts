@@ -1,15 +1,18 @@
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
-import type { Artifact } from '../../common/manifest';
+import { z } from 'zod';
+import { Artifact } from '../../common/manifest';
 import { storeArtifact } from '../backupSets/artifacts';
 import type { StorageBackend } from '../storage/backend';
 import { encodeRecordHeader, SEGMENT_CONTENT_TYPE, SEGMENT_MAGIC, type MessageRecord } from './segmentFormat';
 
-export interface StoredSegment {
-  artifact: Artifact;
-  messages: number;
-  bodyBytes: number;
-}
+// One stored segment as the queue index lists it.
+export const StoredSegment = z.object({
+  artifact: Artifact,
+  messages: z.number().int().nonnegative(),
+  bodyBytes: z.number().int().nonnegative(),
+});
+export type StoredSegment = z.infer<typeof StoredSegment>;
 
 const BATCH_BYTES = 256 * 1024;
 
