@@ -49,6 +49,7 @@ export class TarGuard extends Transform {
   private pax: Map<string, Buffer> | undefined;
   private inputBytes = 0;
   private consumed = 0; // input bytes parsed so far, for messages
+  private trailerBytes = 0;
 
   constructor(private readonly limits: TarLimits = {}) {
     super({ highWaterMark: 1024 * 1024 });
@@ -208,8 +209,6 @@ export class TarGuard extends Transform {
     this.phase = 'trailer';
     this.trailerBytes = 0;
   }
-
-  private trailerBytes = 0;
 
   // After the end marker tar reads nothing more: only zero padding may follow, and only so much.
   private trailer(rest: Buffer): void {
