@@ -57,15 +57,16 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const { backend } = deps.openStorage(input.storage);
       const segments = input.queues.flatMap((q) => q.segments);
-      const done = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
-      const ticker = setInterval(() => ctx.heartbeat(done), 2000);
+      // A retry goes on after the segments an earlier attempt checked.
+      let checked = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
+      const ticker = setInterval(() => ctx.heartbeat(checked), 2000);
       try {
-        for (const [i, segment] of segments.entries()) {
-          if (i < done) continue;
+        for (const segment of segments.slice(checked)) {
           await checkStoredSegment(backend, input.prefix, segment).catch((error: unknown) => {
             throw segmentRefusal(input.prefix, segment.artifact.name, error) ?? storageFailure(input.prefix, segment, error);
           });
-          ctx.heartbeat(i + 1);
+          checked += 1;
+          ctx.heartbeat(checked);
         }
       } finally {
         clearInterval(ticker);
