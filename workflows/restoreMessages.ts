@@ -58,7 +58,8 @@ export async function restoreMessages(rawInput: RestoreMessagesInput): Promise<R
       .restoreQueueMessages({ cluster: input.cluster, storage: set.storage, prefix: set.prefix, queue, target, route: input.route, confirmWindow: input.confirmWindow })
       .catch((error: unknown) => {
         const changed = done.map((d) => `${d.confirmed} messages into ${d.target.name}`).join(', ');
-        throw explainFailure(`restoring into queue "${target.name}" in vhost "${target.vhost}"`, error, `${changed ? `already restored: ${changed}; ` : ''}those stay on the target; a new restore of them would publish them again`);
+        const earlier = changed ? `already restored: ${changed}; those stay on the target; a new restore of them would publish them again` : 'no earlier queue of this restore was published';
+        throw explainFailure(`restoring into queue "${target.name}" in vhost "${target.vhost}"`, error, earlier);
       });
     done.push(restored);
   }
