@@ -13,6 +13,9 @@ import { listQueueSegments, scanSegment, segmentRefusal } from './storedSegments
 import { OpenSegment, segmentName, StoredSegment } from './segmentWriter';
 
 export const QUEUES_ARTIFACT = 'queues.json';
+// Drain: empty objects beside a segment, written just before its ack is sent
+// and once the broker has processed it.
+export const ACK_MARKS = { sending: '.ack-sending', done: '.ack-done' } as const;
 
 const count = z.number().int().nonnegative();
 
@@ -114,15 +117,22 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
 
       const segments: StoredSegment[] = [];
       let uncertain: string[] | undefined;
+      let mayRepeat: string | undefined;
       if (input.mode === 'drain') {
         // Storage is the truth: every stored segment but the last was acked before
         // the next began, and so was one the checkpoint lists (it is listed only
-        // after its ack's round trip). Only an unlisted last one is uncertain.
+        // after its ack's round trip), as was one with the "done" mark. An unlisted
+        // last one without a "sending" mark was never acked: its messages come back
+        // and are recognised. With only that mark the ack may or may not have reached
+        // the broker: whatever comes back is stored (a possible duplicate, never a loss).
         for (const [i, name] of existing.entries()) {
           const known = previous?.segments.find((s) => s.artifact.name === name);
           const last = i === existing.length - 1;
           const scanned = known ? { ...known, fingerprints: [] } : await scanOwnSegment(backend, prefix, name, last);
-          if (last && !known) uncertain = scanned.fingerprints;
+          if (last && !known && !(await backend.stat(`${prefix}/${name}${ACK_MARKS.done}`))) {
+            if (await backend.stat(`${prefix}/${name}${ACK_MARKS.sending}`)) mayRepeat = `the worker stopped while acking segment ${name}: if that ack did not reach the broker, up to ${scanned.messages} of its messages were stored twice (never lost)`;
+            else uncertain = scanned.fingerprints;
+          }
           segments.push({ artifact: scanned.artifact, messages: scanned.messages, bodyBytes: scanned.bodyBytes });
         }
       }
@@ -166,6 +176,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             idleMs: input.idleSeconds * 1000,
             segmentBytes: input.segmentMiB * 1024 * 1024,
             uncertain,
+            markAck: (stored, phase) => backend.put(`${prefix}/${stored.artifact.name}${ACK_MARKS[phase]}`, Buffer.alloc(0)),
             openSegment: () => new OpenSegment(backend, prefix, input.queueIndex, nextIndex++),
             onStored: (s) => {
               segments.push(s);
@@ -185,7 +196,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             bodyBytes: segments.reduce((n, s) => n + s.bodyBytes, 0),
             segments,
             endedBy: read.endedBy,
-            ...(read.duplicatesSkipped ? { note: `${read.duplicatesSkipped} redelivered messages of segment ${segments.at(-1)?.artifact.name ?? ''} were already stored and were acked, not stored twice` } : {}),
+            ...(read.duplicatesSkipped ? { note: `${read.duplicatesSkipped} redelivered messages of segment ${segments.at(-1)?.artifact.name ?? ''} were already stored and were acked, not stored twice` } : mayRepeat ? { note: mayRepeat } : {}),
           };
         } finally {
           clearInterval(ticker);

@@ -19,7 +19,11 @@ export interface ReadQueueOptions {
   // Called once a segment is durable (and, in drain mode, its messages acked).
   onStored: (segment: StoredSegment) => void;
   onProgress: (messages: number, bytes: number) => void;
-  // Drain resume: fingerprints of the last stored segment, whose ack is uncertain.
+  // Drain: called once a segment is stored, before its ack is sent and again once
+  // the broker has processed it; the caller leaves durable marks, so a resume
+  // knows whether the ack never happened, surely happened, or may have.
+  markAck?: (segment: StoredSegment, phase: 'sending' | 'done') => Promise<void>;
+  // Drain resume: fingerprints of the last stored segment, whose ack was never sent.
   uncertain?: string[];
 }
 
@@ -127,8 +131,10 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
     lastInSegment = undefined;
     const stored = await closing.close();
     if (o.mode === 'drain' && last) {
+      await o.markAck?.(stored, 'sending');
       o.channel.ack(last, true);
       await sync();
+      await o.markAck?.(stored, 'done');
     }
     o.onStored(stored);
   };
@@ -157,17 +163,13 @@ export async function readQueue(o: ReadQueueOptions): Promise<ReadQueueResult> {
       seen += 1;
       const record = toRecord(msg);
       if (uncertain) {
-        // After a crash between storing a segment and its ack reaching the broker,
-        // its messages come back first, marked redelivered: recognise them in order
-        // and ack without storing again. A message the broker does not mark
-        // redelivered was never delivered, so it cannot be a stored one: everything
-        // held is stored (at worst a duplicate, never a loss).
-        // Left open: if the ack did reach the broker, messages of the crashed
-        // attempt's prefetch window after that segment also come back redelivered;
-        // only if the first of them are byte-identical, in order, to the whole
-        // segment (exchange, routing key, properties, body) are they taken for it
-        // and acked unstored. The caller narrows this to a crash before the
-        // checkpoint listing the segment reached Temporal (a listed one is not uncertain).
+        // After a crash between storing a segment and sending its ack, its
+        // messages come back first, marked redelivered: recognise them in order
+        // and ack without storing again. The caller passes them only when the
+        // ack was never sent (no ack mark), so the match cannot take other
+        // messages for them; and a message the broker does not mark redelivered
+        // was never delivered: everything held is then stored (at worst a
+        // duplicate in the backup, never a loss).
         held.push({ msg, record });
         if (!record.redelivered || fingerprint(record) !== uncertain[held.length - 1]) await releaseHeld();
         else if (held.length === uncertain.length) {
