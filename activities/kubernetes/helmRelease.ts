@@ -43,7 +43,7 @@ export function decodeHelmRelease(secretName: string, secretData: string): HelmR
     throw new HelmReleaseUnreadable(`Secret ${secretName} holds ${secretData.length} characters of release data, more than a Secret can (${MAX_SECRET_DATA_CHARS}): not read`);
   }
   const helmEncoded = Buffer.from(secretData, 'base64').toString('utf8');
-  let bytes = Buffer.from(helmEncoded, 'base64');
+  let bytes: Buffer = Buffer.from(helmEncoded, 'base64');
   // Helm gzips the JSON (magic 1f 8b); very old releases stored it plain.
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipBounded(secretName, bytes);
   let parsed: z.infer<typeof StoredRelease>;
