@@ -279,6 +279,13 @@ describe('hostile data-directory sets restored end to end', () => {
     const fifoFailure = await restoreRefused(fifoSet, 'fifo');
     assert.equal(fifoFailure.type, 'UnsafeArchive');
     assert.match(fifoFailure.message, /archive entry "\.\/fifo" is a FIFO/);
+
+    // The workflow hands the recorded tar size to the guard: a bomb stops there, before the node is stopped.
+    const recordedTar = Buffer.alloc(1024 * 1024);
+    const bombSet = await forge(manifest, 'bomb', await hostile.zstdBomb(512 * 1024 * 1024), recordedTar);
+    const bombFailure = await restoreRefused(bombSet, 'bomb');
+    assert.equal(bombFailure.type, 'UnsafeArchive', bombFailure.message);
+    assert.match(bombFailure.message, /the tar is larger than the 1048576 bytes the manifest records/);
   });
 
   test('restic pointer whose snapshotId or file is an option: ManifestInvalid before the node is stopped, the command never ran', async () => {

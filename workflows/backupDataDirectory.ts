@@ -173,6 +173,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
           prefix,
           artifact: r.artifact,
           tarSha256: r.tarSha256,
+          tarBytes: r.tarBytes,
           method,
           node: r.node,
           resticCheck: i === 0,

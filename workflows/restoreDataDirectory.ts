@@ -66,7 +66,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
     }
     progress('checking archive', `${record!.artifact.name}: checksums, every entry safe to extract`);
     await nodeActivities(node.taskQueue, timing)
-      .streaming.verifyDataDirectoryArtifact({ storage: set.storage, prefix: set.prefix, artifact: record!.artifact, tarSha256: record!.tarSha256, method: details.method, node: node.name })
+      .streaming.verifyDataDirectoryArtifact({ storage: set.storage, prefix: set.prefix, artifact: record!.artifact, tarSha256: record!.tarSha256, tarBytes: record!.tarBytes, method: details.method, node: node.name })
       .catch((error: unknown) => {
         throw explainFailure(`checking the backup of ${node.name}`, error, 'nothing was changed, the node was not stopped');
       });
@@ -90,6 +90,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
           prefix: set.prefix,
           artifact: record.artifact,
           tarSha256: record.tarSha256,
+          tarBytes: record.tarBytes,
           method: details.method,
           dataDirectory: facts.dataDirectory,
           asidePath,
