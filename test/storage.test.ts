@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { S3StorageTarget } from '../config/schema';
+import { storeArtifact } from '../activities/backupSets/artifacts';
 import { StorageObjectNotFound, type StorageBackend } from '../activities/storage/backend';
 import { LocalDirectoryStorage } from '../activities/storage/local';
 import { S3ObjectStorage } from '../activities/storage/s3';
@@ -60,6 +61,25 @@ function storageContract(open: () => StorageBackend): void {
   let storage: StorageBackend;
   before(() => {
     storage = open();
+  });
+
+  // A producer that gives up at once (an empty queue's segment is opened, then aborted)
+  // errors before the backend reads: the put fails, the process does not crash.
+  void test('a stream that errors before the backend starts reading fails storeArtifact, nothing uncaught', async () => {
+    const backend = open();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const source = new PassThrough();
+      const stored = storeArtifact(backend, `aborted-${randomBytes(4).toString('hex')}`, 'a.bin', source);
+      source.destroy(new Error('producer aborted'));
+      await assert.rejects(stored);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 
   void test('probe succeeds on a usable target', async () => {

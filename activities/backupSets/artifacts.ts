@@ -27,6 +27,9 @@ export async function storeArtifact(
   const counter = new HashingCounter();
   const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
   source.on('error', (error) => counter.destroy(error));
+  // The backend may check the key before it starts reading: an error meanwhile
+  // (a producer aborting) must wait for its pipeline, not crash the worker.
+  counter.on('error', () => undefined);
   await backend.put(`${setPrefix}/${name}`, source.pipe(counter), { contentType });
   return { name, size: counter.size, sha256: counter.hash.digest('hex'), ...(contentType ? { contentType } : {}) };
 }

@@ -22,7 +22,8 @@ test('record workflow histories', async () => {
     ['restoreDefinitions', 'restore-definitions', { cluster: 'b', sourceCluster: 'a', from: 'latest' }],
     ['verifyBackup', 'verify-backup', { cluster: 'a', component: 'definitions', set: 'latest' }],
     ['backupMessages', 'backup-messages', { cluster: 'a', queues: ['recorded'] }],
-    ['restoreMessages', 'restore-messages', { cluster: 'b', sourceCluster: 'a', from: 'latest' }],
+    // Since the segment pre-check (patched 'restore-messages-checks-segments-first'); restore-messages.json is the run before it.
+    ['restoreMessages', 'restore-messages-segments-checked', { cluster: 'b', sourceCluster: 'a', from: 'latest' }],
     ['restoreDefinitions', 'restore-definitions-invalid-input', { cluster: 'B A D', from: 'x' }],
     ['scheduledBackup', 'scheduled-backup', { cluster: 'a', component: 'definitions', workflowType: 'backupDefinitions' }],
     ['copyBackupOffsite', 'copy-backup-offsite', { cluster: 'a', component: 'definitions', from: 'local', to: 'minio' }],
