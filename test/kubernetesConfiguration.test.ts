@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -97,6 +97,53 @@ describe('configuration backup and restore on Kubernetes (Helm release; real kub
     } finally {
       writeFileSync(file, good);
     }
+  });
+
+  // Issue 10: a set rewritten (checksums matching) to name another ConfigMap or StatefulSet.
+  test('forged set naming another ConfigMap or StatefulSet: ConfigurationPathRefused, nothing written or rolled', async () => {
+    const setDir = path.dirname(storedFile('manifest.json'));
+    const manifest = JSON.parse(readFileSync(storedFile('manifest.json'), 'utf8')) as {
+      setId: string;
+      artifacts: Array<{ name: string; size: number; sha256: string }>;
+      details: { kubernetes: { statefulSet: string; configMap: { artifact: string } } };
+    };
+    const forgedDirs: string[] = [];
+    const forge = (label: string, change: (m: typeof manifest, configMap: { metadata: { name: string } }) => void): string => {
+      const setId = `${manifest.setId.slice(0, 16)}-${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
+      const dir = path.join(path.dirname(setDir), setId);
+      forgedDirs.push(dir);
+      mkdirSync(dir, { recursive: true });
+      for (const a of manifest.artifacts) copyFileSync(path.join(setDir, a.name), path.join(dir, a.name));
+      const forged = structuredClone(manifest);
+      forged.setId = setId;
+      const configMap = JSON.parse(readFileSync(path.join(dir, 'configmap.json'), 'utf8')) as { metadata: { name: string } };
+      change(forged, configMap);
+      const bytes = Buffer.from(JSON.stringify(configMap));
+      writeFileSync(path.join(dir, 'configmap.json'), bytes);
+      const entry = forged.artifacts.find((a) => a.name === 'configmap.json')!;
+      Object.assign(entry, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(forged));
+      return setId;
+    };
+    const before = await configMapData();
+    const rolledBefore = (await appsApi.readNamespacedStatefulSet({ name: 'mq', namespace })).spec?.template?.metadata?.annotations;
+    const cases: Array<[string, string, RegExp]> = [
+      ['configmap', forge('configmap', (_m, cm) => (cm.metadata.name = 'kube-proxy')), /ConfigMap kube-proxy is not the one clusters\.k\.kubernetes names \(mq\)/],
+      ['statefulset', forge('statefulset', (m) => (m.details.kubernetes.statefulSet = 'coredns')), /StatefulSet coredns is not the one clusters\.k\.kubernetes names \(mq\)/],
+    ];
+    try {
+      for (const [label, setId, reason] of cases) {
+        const failure = await failureOf(run('restoreConfiguration', { cluster: 'k', from: setId, restart: true, ...quick }));
+        assert.equal(failure.type, 'ConfigurationPathRefused', `${label}: ${failure.message}`);
+        assert.match(failure.message, reason);
+      }
+    } finally {
+      // The forged sets would be "latest" for the tests after this one.
+      for (const dir of forgedDirs) rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await configMapData(), before, 'the ConfigMap is as it was');
+    await assert.rejects(core.readNamespacedConfigMap({ name: 'kube-proxy', namespace }), 'no ConfigMap of the set\'s naming was created');
+    assert.deepEqual((await appsApi.readNamespacedStatefulSet({ name: 'mq', namespace })).spec?.template?.metadata?.annotations, rolledBefore, 'the StatefulSet was not rolled');
   });
 
   test('restore with restart: ConfigMap data as backed up, the replaced one kept, the StatefulSet rolled (restartedAt)', async () => {
