@@ -191,25 +191,28 @@ function manifestSeed(): unknown {
   };
 }
 
-const source = { set: 'fuzz', artifact: 'manifest.json' };
-
-export function manifestTarget(mutateJson: (v: unknown, rng: Rng) => unknown): FuzzTarget {
-  const seed = manifestSeed();
+// A JSON document through its schema: half the runs mutate the text, half the structure.
+function jsonTarget(name: string, seed: unknown, mutateJson: (v: unknown, rng: Rng) => unknown, parse: (text: Buffer) => void): FuzzTarget {
   return {
-    name: 'manifest.json and data-directory details (schema)',
+    name,
     seeds: [Buffer.from(JSON.stringify(seed))],
     async run(bytes, rng) {
       try {
-        // Half the runs mutate the text, half the structure.
-        const text = rng.below(2) ? bytes : Buffer.from(JSON.stringify(mutateJson(seed, rng)));
-        const manifest = parseUntrustedJson(Manifest, text, 16 * 1024 * 1024, source);
-        parseUntrusted(DataDirectoryDetails, manifest.details, source);
+        parse(rng.below(2) ? bytes : Buffer.from(JSON.stringify(mutateJson(seed, rng))));
         return { kind: 'accepted' };
       } catch (error) {
         return classify(error, []);
       }
     },
   };
+}
+
+export function manifestTarget(mutateJson: (v: unknown, rng: Rng) => unknown): FuzzTarget {
+  const source = { set: 'fuzz', artifact: 'manifest.json' };
+  return jsonTarget('manifest.json and data-directory details (schema)', manifestSeed(), mutateJson, (text) => {
+    const manifest = parseUntrustedJson(Manifest, text, 16 * 1024 * 1024, source);
+    parseUntrusted(DataDirectoryDetails, manifest.details, source);
+  });
 }
 
 export function queueIndexTarget(mutateJson: (v: unknown, rng: Rng) => unknown): FuzzTarget {
@@ -224,17 +227,7 @@ export function queueIndexTarget(mutateJson: (v: unknown, rng: Rng) => unknown):
     endedBy: 'depth reached',
   });
   const seed = { formatVersion: 1, queues: [queue(0), queue(1)] };
-  return {
-    name: 'queues.json (schema)',
-    seeds: [Buffer.from(JSON.stringify(seed))],
-    async run(bytes, rng) {
-      try {
-        const text = rng.below(2) ? bytes : Buffer.from(JSON.stringify(mutateJson(seed, rng)));
-        parseUntrustedJson(QueueIndex, text, 64 * 1024 * 1024, { set: 'fuzz', artifact: 'queues.json' });
-        return { kind: 'accepted' };
-      } catch (error) {
-        return classify(error, []);
-      }
-    },
-  };
+  return jsonTarget('queues.json (schema)', seed, mutateJson, (text) => {
+    parseUntrustedJson(QueueIndex, text, 64 * 1024 * 1024, { set: 'fuzz', artifact: 'queues.json' });
+  });
 }
