@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   const failures = [...tally.values()].reduce((n, t) => n + t.failures.length, 0);
   console.log(`\n${'target'.padEnd(58)} ${'inputs'.padStart(7)} ${'accepted'.padStart(9)} ${'refused'.padStart(8)} ${'failed'.padStart(7)}`);
   for (const [name, t] of tally) console.log(`${name.padEnd(58)} ${String(t.runs).padStart(7)} ${String(t.accepted).padStart(9)} ${String(t.refused).padStart(8)} ${String(t.failures.length).padStart(7)}`);
-  console.log(`\naccepted archives extracted with GNU tar: ${tar.extractions} (tar itself refused ${tar.tarRefusedGuardOutput} of the guard's outputs)`);
+  console.log(`\naccepted archives extracted with GNU tar: ${tar.extractions} (tar itself refused ${tar.tarRefusedGuardOutput} of the guard's outputs${tar.tarRefusal ? `, first: ${tar.tarRefusal}` : ''})`);
   console.log(`inputs: ${i}; RSS ${(rssStart / 2 ** 20).toFixed(0)} MiB at start, peak ${(rssPeak / 2 ** 20).toFixed(0)} MiB`);
   for (const t of tally.values()) for (const f of t.failures.slice(0, 5)) console.log(`FAILED ${f}`);
   const results = { date: new Date().toISOString(), seed, inputs: i, seconds, rssStartMiB: rssStart / 2 ** 20, rssPeakMiB: rssPeak / 2 ** 20, tarExtractions: tar.extractions, targets: Object.fromEntries(tally) };

@@ -107,6 +107,8 @@ describe('hostile tar archives, guard in front of GNU tar -x as root', () => {
     ['".." path', () => hostile.dotDotPath(), /archive entry "\.\.\/outside\/pwned" contains "\.\."/],
     ['absolute path', (sb) => hostile.absolutePath(path.join(sb.outside, 'abs')), /archive entry ".*outside\/abs" is an absolute path/],
     ['1 GiB PAX header', () => hostile.hugePaxHeader(), /a 1073741824-byte metadata entry \(type x, limit 65536\)/],
+    ['file over a directory written before', () => hostile.fileOverDirectory(), /archive entry "\.\/msg_stores" would replace the directory written before it/],
+    ['entry below a regular file', () => hostile.entryUnderFile(), /archive entry "\.\/f\/inner" lies under the regular file "f"/],
   ];
   for (const [label, build, expected] of refused) {
     test(`refused: ${label}`, async () => {

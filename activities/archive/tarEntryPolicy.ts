@@ -19,6 +19,7 @@ const REFUSED: Record<string, string> = {
 export interface EntryState {
   files: Set<string>;
   symlinks: Set<string>;
+  directories: Set<string>;
 }
 
 export interface ApprovedEntry {
@@ -41,6 +42,11 @@ export function approveEntry(entry: { type: string; name: string; link: string; 
   const key = parts.join('/');
   notThroughSymlink(parts, state, what);
   if (state.symlinks.has(key)) throw new UnsafeArchiveError(`${what} would replace the symlink written before it`);
+  // GNU tar (--no-overwrite-dir) would stop there halfway: refuse while verifying, before the node is stopped.
+  if (kind !== 'directory' && state.directories.has(key)) throw new UnsafeArchiveError(`${what} would replace the directory written before it`);
+  if (kind === 'directory' && state.files.has(key)) throw new UnsafeArchiveError(`${what} would replace the file written before it`);
+  notUnderFile(parts, state, what);
+  if (kind === 'directory') state.directories.add(key);
   const path = key ? `./${key}` : './';
   if (kind === 'file') state.files.add(key);
   if (kind === 'symlink') {
@@ -76,6 +82,14 @@ function notThroughSymlink(parts: string[], state: EntryState, what: string): vo
   for (let i = 1; i < parts.length; i += 1) {
     const dir = parts.slice(0, i).join('/');
     if (state.symlinks.has(dir)) throw new UnsafeArchiveError(`${what} lies under the symlink ${describeName(dir)}`);
+  }
+}
+
+// A path below a regular file cannot be created.
+function notUnderFile(parts: string[], state: EntryState, what: string): void {
+  for (let i = 1; i < parts.length; i += 1) {
+    const dir = parts.slice(0, i).join('/');
+    if (state.files.has(dir)) throw new UnsafeArchiveError(`${what} lies under the regular file ${describeName(dir)}`);
   }
 }
 

@@ -36,6 +36,7 @@ export class TarGuard extends Transform {
   readonly summary: TarSummary = { entries: 0, files: 0, directories: 0, links: 0, fileBytes: 0 };
   private readonly files = new Set<string>();
   private readonly symlinks = new Set<string>();
+  private readonly directories = new Set<string>();
   private phase: Phase = 'header';
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -161,7 +162,7 @@ export class TarGuard extends Transform {
     this.longLink = undefined;
     const size = pax.size ?? parsed.size;
     if (this.summary.entries >= MAX_ENTRIES) throw new UnsafeArchiveError(`archive has more than ${MAX_ENTRIES} entries, more than a data directory this tool backs up`);
-    const approved = approveEntry({ type: parsed.type, name, link, size }, { files: this.files, symlinks: this.symlinks });
+    const approved = approveEntry({ type: parsed.type, name, link, size }, { files: this.files, symlinks: this.symlinks, directories: this.directories });
     this.push(entryHeaders({ type: KIND_TYPE[approved.kind], name: approved.path, link: approved.link, mode: parsed.mode, size, mtime: pax.mtime ?? parsed.mtime }));
     this.count(approved.kind, size);
     if (approved.kind === 'file' && size > 0) {

@@ -100,12 +100,14 @@ function unsafeOnDisk(root: string): string | undefined {
   return walk(rootBytes);
 }
 
-export function tarTarget(workDir: string): FuzzTarget & { extractions: number; tarRefusedGuardOutput: number } {
+export function tarTarget(workDir: string): FuzzTarget & { extractions: number; tarRefusedGuardOutput: number; tarRefusal: string | undefined } {
   const target = {
     name: 'tar archive (guard, then GNU tar -x as the restore runs it)',
     seeds: tarSeeds(),
     extractions: 0,
     tarRefusedGuardOutput: 0,
+    // What GNU tar said about the first output it refused (not unsafe: a restore then fails and rolls back).
+    tarRefusal: undefined as string | undefined,
     repair: (bytes: Buffer, rng: Rng) => (rng.below(5) ? repairTar(bytes) : bytes),
     async run(bytes: Buffer, rng: Rng): Promise<Outcome> {
       const guard = new TarGuard({ tarBytes: bytes.length });
@@ -124,7 +126,10 @@ export function tarTarget(workDir: string): FuzzTarget & { extractions: number; 
       try {
         target.extractions += 1;
         const tar = spawnSync('tar', ['-C', root, '-xf', '-', '--no-same-owner', '--no-overwrite-dir'], { input: Buffer.concat(out) });
-        if (tar.status !== 0) target.tarRefusedGuardOutput += 1;
+        if (tar.status !== 0) {
+          target.tarRefusedGuardOutput += 1;
+          target.tarRefusal ??= tar.stderr.toString('utf8').trim().split('\n').slice(0, 3).join(' | ');
+        }
         const outside = readdirSync(jail).filter((n) => n !== 'root');
         if (outside.length) return { kind: 'unsafe on disk', problem: `created outside the root: ${outside.join(', ')}` };
         const problem = unsafeOnDisk(root);
