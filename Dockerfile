@@ -6,8 +6,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY contracts ./contracts
 COPY common ./common
 COPY config ./config
+COPY lib ./lib
 COPY activities ./activities
 COPY workflows ./workflows
 COPY workers ./workers
@@ -22,14 +24,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# The sources too, for the operator CLI in the container (scripts/rabbitvault.sh runs them through tsx).
-COPY tsconfig.json tsconfig.build.json ./
+# The operator CLI's sources (cli/rabbitvault.sh runs them through tsx) and
+# the worker's launcher; no dev stack (scripts/) and no test code.
+COPY tsconfig.json ./
+COPY cli ./cli
+COPY contracts ./contracts
 COPY common ./common
 COPY config ./config
-COPY activities ./activities
-COPY workflows ./workflows
+COPY lib ./lib
 COPY workers ./workers
-COPY scripts ./scripts
 
 # The local storage target; created here so a fresh named volume mounted on it
 # takes this ownership and the non-root user can write backups.
@@ -37,5 +40,5 @@ RUN mkdir -p /var/lib/rabbitvault/backups && chown -R node:node /var/lib/rabbitv
 
 USER node
 
-# scripts/worker.sh: the worker with its memory settings (see the script).
-CMD ["scripts/worker.sh"]
+# workers/worker.sh: the worker with its memory settings (see the script).
+CMD ["workers/worker.sh"]

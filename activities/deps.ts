@@ -1,9 +1,9 @@
-import { toolVersion } from './toolVersion';
+import { toolVersion } from '../lib/toolVersion';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../common/failures';
 import type { RabbitvaultConfig } from '../config/schema';
-import { ManagementApi } from './rabbitmq/managementApi';
-import { storageOpener, type OpenedStorage } from './storage/openStorage';
+import { ManagementApi } from '../lib/rabbitmq/managementApi';
+import { storageOpener, type OpenedStorage } from '../lib/storage/openStorage';
 
 // What activities need from the outside world; tests hand in their own.
 export interface ActivityDeps {

@@ -1,15 +1,15 @@
-import { createBackupSetActivities } from './backupSets/activities';
-import { createConfigurationActivities } from './configuration/activities';
-import { createDefinitionsBackupActivities } from './definitions/backupActivities';
-import { createDefinitionsRestoreActivities } from './definitions/restoreActivities';
+import { createBackupSetActivities } from './backupSets/backupSets';
+import { createConfigurationActivities } from './configuration/configuration';
+import { createDefinitionsBackupActivities } from './definitions/definitionsBackup';
+import { createDefinitionsRestoreActivities } from './definitions/definitionsRestore';
 import type { ActivityDeps } from './deps';
-import { createDrillActivities } from './drills/activities';
-import { createOffsiteActivities } from './offsite/activities';
-import { createRetentionActivities } from './retention/activities';
-import { createValidationActivities } from './validation/activities';
-import { createKubernetesConfigurationActivities } from './kubernetes/configurationActivities';
+import { createDrillActivities } from './drills/drill';
+import { createOffsiteActivities } from './offsite/offsiteCopy';
+import { createRetentionActivities } from './retention/retentionPrune';
+import { createValidationActivities } from './validation/validation';
+import { createKubernetesConfigurationActivities } from './configuration/kubernetesConfiguration';
 import { createMessageActivities } from './messages';
-import { createNodeActivities } from './node/activities';
+import { createNodeActivities } from './dataDirectory/index';
 
 export function createActivities(deps: ActivityDeps) {
   return {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { defaultDeps } from '../activities/deps';
-import { createRetentionActivities } from '../activities/retention/activities';
+import { createRetentionActivities } from '../activities/retention/retentionPrune';
 import { compactUtc } from '../common/names';
 import { RabbitvaultConfig } from '../config/schema';
 

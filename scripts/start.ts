@@ -8,12 +8,12 @@ import { ConfigError, loadConfig } from '../config/load';
 import { backupDefinitionsWorkflowId } from '../common/workflowIds';
 import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
 import { createWorker } from '../workers/createWorker';
-import { connectWorker } from '../workers/temporalConnection';
+import { connectWorker } from '../lib/temporal/connection';
 import { startAutomation } from '../workers/automationStartup';
 import { ensureMachineManagementApi } from './devstack/machineRabbit';
 import { SetupError, step } from './devstack/progress';
 import { isTemporalHealthy, startTemporalDevServer, type RunningTemporal } from './devstack/temporal';
-import { failureMessage, follow, openClient, startWorkflow, webUiLink } from './cli/workflowRun';
+import { failureMessage, follow, openClient, startWorkflow, webUiLink } from '../cli/workflowRun';
 
 const root = path.resolve(__dirname, '..');
 

@@ -200,7 +200,32 @@ void describe('Dockerfile', () => {
     assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
     assert.match(dockerfile.slice(buildStage.length), /npm ci --omit=dev/);
     assert.match(dockerfile, /^USER (?!root\b|0\b)\S+$/m);
-    assert.match(dockerfile, /^CMD \["scripts\/worker\.sh"\]$/m);
+    assert.match(dockerfile, /^CMD \["workers\/worker\.sh"\]$/m);
+  });
+
+  // The image's CLI runs from what the final stage copies, and that holds no dev stack.
+  void it("the final stage's sources run the operator CLI, without scripts/", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-image-final-'));
+    try {
+      const finalStage = dockerfile.slice(buildStage.length);
+      const stageCopies = [...finalStage.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].map((m) => (m[1] ?? '').split(/\s+/));
+      for (const parts of stageCopies) {
+        const destination = parts.at(-1)!;
+        for (const source of parts.slice(0, -1)) {
+          assert.ok(!source.startsWith('scripts') && !source.startsWith('test') && !source.startsWith('bench'), `the image copies ${source}`);
+          const to = destination.endsWith('/') ? path.join(dir, destination, path.basename(source)) : path.join(dir, destination);
+          cpSync(path.join(root, source), to, { recursive: true });
+        }
+      }
+      symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+      const config = path.join(dir, 'rabbitvault.yaml');
+      cpSync(path.join(root, 'rabbitvault.example.yaml'), config);
+      const check = spawnSync(path.join(dir, 'cli', 'rabbitvault.sh'), ['config', 'check', '--config', config], { cwd: dir, encoding: 'utf8' });
+      assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+      assert.ok(existsSync(path.join(dir, 'workers', 'worker.sh')), 'workers/worker.sh (the CMD)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // What the build stage copies is enough to build: its COPY lines replayed into

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { canonicalJson } from '../activities/definitions/model';
+import { canonicalJson } from '../lib/definitions/model';
 import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
 import type { RestoreDefinitionsResult } from '../workflows/restoreDefinitions';
 import { clusterEntry, startHarness, testConfig, workflowId, type Harness } from './support/harness';

@@ -2,7 +2,7 @@
 // so a forged set fails the workflow at once (non-retryable), before any node step.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LocalDirectoryStorage } from '../activities/storage/local';
+import { LocalDirectoryStorage } from '../lib/storage/local';
 import type { RabbitvaultConfig } from '../config/schema';
 import { dataConfig } from './dataDirectory.support';
 import { dataDirectoryArtifact, hostileDataDirectoryDetails, writeForgedSet } from './fixtures/hostile/manifests';

@@ -79,7 +79,7 @@ describe('Prometheus metrics served by the worker', () => {
 
   test('after a backup, and again after the worker is killed and restarted, the figures come from storage and Temporal', async () => {
     worker = await spawnWorker(configFile);
-    // scripts/worker.sh exec'd node itself (signals reach it) with the worker's memory settings.
+    // workers/worker.sh exec'd node itself (signals reach it) with the worker's memory settings.
     const cmdline = readFileSync(`/proc/${worker.pid}/cmdline`, 'utf8').split('\0');
     assert.equal(cmdline[0], process.execPath);
     assert.ok(cmdline.includes('--max-semi-space-size=4'), cmdline.join(' '));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseDefinitions } from '../activities/definitions/model';
-import { LIST_CAP, planRestore } from '../activities/definitions/plan';
+import { parseDefinitions } from '../lib/definitions/model';
+import { LIST_CAP, planRestore } from '../lib/definitions/plan';
 
 const q = (name: string, args: Record<string, unknown> = {}) => ({ name, vhost: '/', durable: true, auto_delete: false, arguments: args });
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { desiredSchedules, ScheduleConfigError } from '../activities/schedules/desired';
+import { desiredSchedules, ScheduleConfigError } from '../lib/schedules/desired';
 import { RabbitvaultConfig } from '../config/schema';
-import { main } from '../scripts/rabbitvault';
+import { main } from '../cli/rabbitvault';
 import { clusterEntry, startHarness, testConfig, type Harness } from './support/harness';
 import { ensureTestBucket } from './support/minioBucket';
 import { scratchDir, testNode } from './support/stack';

@@ -1,4 +1,4 @@
-// The two-phase copy (activities/node/stagedCopy.ts) on real temporary
+// The two-phase copy (lib/dataDirectory/stagedCopy.ts) on real temporary
 // directories, no RabbitMQ: after phase 2 the staging tree must equal the source.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -6,7 +6,7 @@ import { appendFileSync, chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSy
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isRacy, preCopy, removeStaging, stagingLayout, syncDelta } from '../activities/node/stagedCopy';
+import { isRacy, preCopy, removeStaging, stagingLayout, syncDelta } from '../lib/dataDirectory/stagedCopy';
 
 const roots: string[] = [];
 after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));

@@ -1,4 +1,4 @@
-// scripts/worker.sh, the one launcher of the production worker, run as a
+// workers/worker.sh, the one launcher of the production worker, run as a
 // process in a scratch install whose dist/workers/main.js reports what it got.
 // (test/metrics.test.ts checks the real worker it starts, through /proc.)
 import assert from 'node:assert/strict';
@@ -11,9 +11,9 @@ import { memorySettingsLine } from '../workers/memorySettings';
 
 const install = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-launcher-'));
 after(() => rmSync(install, { recursive: true, force: true }));
-mkdirSync(path.join(install, 'scripts'));
-copyFileSync(path.join(__dirname, '..', 'scripts', 'worker.sh'), path.join(install, 'scripts', 'worker.sh'));
-const launcher = path.join(install, 'scripts', 'worker.sh');
+mkdirSync(path.join(install, 'workers'));
+copyFileSync(path.join(__dirname, '..', 'workers', 'worker.sh'), path.join(install, 'workers', 'worker.sh'));
+const launcher = path.join(install, 'workers', 'worker.sh');
 const mainJs = path.join(install, 'dist', 'workers', 'main.js');
 
 function launch(env: NodeJS.ProcessEnv, args: string[] = []) {
@@ -22,7 +22,7 @@ function launch(env: NodeJS.ProcessEnv, args: string[] = []) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('the worker launcher (scripts/worker.sh)', () => {
+describe('the worker launcher (workers/worker.sh)', () => {
   test('without a build it fails with one line that says what to run', () => {
     const r = launch({});
     assert.equal(r.status, 1);

@@ -1,5 +1,5 @@
-import { applySchedules } from '../activities/schedules/apply';
-import { closeTemporalClient, temporalClient } from '../activities/schedules/temporalClient';
+import { applySchedules } from '../lib/schedules/apply';
+import { closeTemporalClient, temporalClient } from '../lib/temporal/client';
 import type { RabbitvaultConfig } from '../config/schema';
 import { startMetricsServer, type MetricsServer } from './metrics/server';
 

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config/load';
 import { startAutomation } from './automationStartup';
 import { createWorker } from './createWorker';
 import { memorySettingsLine } from './memorySettings';
-import { connectWorker } from './temporalConnection';
+import { connectWorker } from '../lib/temporal/connection';
 
 // Node task queues (data-directory steps of nodes on this host): --node-queue or RABBITVAULT_NODE_QUEUES (comma-separated).
 export function nodeQueuesFrom(flags: string[] = []): string[] {

@@ -1,10 +1,10 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { CapturedNodeConfiguration } from '../activities/configuration/activities';
+import type { CapturedNodeConfiguration } from '../activities/configuration/configuration';
 import type { ConfigurationDetails } from '../common/configurationDetails';
 import { BackupConfigurationInput } from '../common/configurationInputs';
 import { newSetId, setPrefix } from '../common/names';
-import { nodeActivities } from './dataDirectorySaga';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { nodeActivities } from './toolkit/saga';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface BackupConfigurationResult {
   cluster: string;

@@ -1,14 +1,14 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { StreamedDataDirectory } from '../activities/node/backupActivities';
+import type { StreamedDataDirectory } from '../activities/dataDirectory/dataDirectoryBackup';
 import type { z } from 'zod';
-import type { NodeFacts } from '../activities/node/rabbitNode';
-import type { DeltaResult } from '../activities/node/stagedCopy';
-import type { TarSummary } from '../activities/archive/tarGuard';
+import type { NodeFacts } from '../lib/nodeAccess/rabbitNode';
+import type { DeltaResult } from '../lib/dataDirectory/stagedCopy';
+import type { TarSummary } from '../lib/archive/tarGuard';
 import { BackupDataDirectoryInput, type DataDirectoryCopy } from '../common/dataDirectoryInputs';
 import { newSetId, setPrefix } from '../common/names';
-import { allOrCancel, describe, nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { allOrCancel, describe, nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './toolkit/saga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 // How a node's data directory was copied, with the figures of the two phases.
 export interface CopyFigures {

@@ -1,9 +1,9 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { DefinitionsCounts } from '../activities/definitions/model';
+import type { DefinitionsCounts } from '../lib/definitions/model';
 import type { Artifact } from '../common/manifest';
 import { newSetId } from '../common/names';
 import { BackupDefinitionsInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface BackupDefinitionsResult {
   cluster: string;

@@ -1,9 +1,9 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { QueueBackup } from '../activities/messages/backupActivities';
+import type { QueueBackup } from '../activities/messages/messagesBackup';
 import { BackupMessagesInput } from '../common/messageInputs';
 import type { RetryInput } from '../common/workflowInputs';
 import { newSetId } from '../common/names';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface QueueReconciliation {
   vhost: string;

@@ -1,6 +1,6 @@
-import type { OffsiteCopyResult } from '../activities/offsite/activities';
+import type { OffsiteCopyResult } from '../activities/offsite/offsiteCopy';
 import { CopyBackupOffsiteInput } from '../common/automationInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 // The guide's 3-2-1 rule: a completed set copied to a second storage target
 // (another bucket, region or endpoint), manifest last, and verified there.

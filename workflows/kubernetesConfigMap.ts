@@ -1,8 +1,8 @@
 import { CancellationScope } from '@temporalio/workflow';
-import type { KubernetesRestorePlan } from '../activities/kubernetes/configurationActivities';
+import type { KubernetesRestorePlan } from '../activities/configuration/kubernetesConfiguration';
 import type { KubernetesConfigurationDetails } from '../common/configurationDetails';
-import { describe } from './dataDirectorySaga';
-import { explainFailure, type activitiesWithRetry } from './support';
+import { describe } from './toolkit/saga';
+import { explainFailure, type activitiesWithRetry } from './toolkit/support';
 
 export interface ConfigMapRef {
   cluster: string;

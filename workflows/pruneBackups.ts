@@ -1,8 +1,8 @@
 import { patched } from '@temporalio/workflow';
-import type { NotASet } from '../activities/backupSets/catalog';
-import type { RetentionDecision } from '../activities/retention/policy';
+import type { NotASet } from '../lib/backupSets/catalog';
+import type { RetentionDecision } from '../lib/retention/policy';
 import { PruneBackupsInput } from '../common/automationInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface PruneBackupsResult {
   dryRun: boolean;

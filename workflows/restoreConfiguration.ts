@@ -1,16 +1,16 @@
 import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { PlannedConfigFile } from '../activities/configuration/activities';
-import type { KubernetesRestorePlan } from '../activities/kubernetes/configurationActivities';
+import type { PlannedConfigFile } from '../activities/configuration/configuration';
+import type { KubernetesRestorePlan } from '../activities/configuration/kubernetesConfiguration';
 import { ConfigurationDetails, type NodeConfigFile } from '../common/configurationDetails';
 import { RestoreConfigurationInput } from '../common/configurationInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
 import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
-import { describe, nodeActivities, type SagaTiming } from './dataDirectorySaga';
+import { describe, nodeActivities, type SagaTiming } from './toolkit/saga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
 import { applyConfigMap, type ConfigMapRef } from './kubernetesConfigMap';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
 
 export interface RestoredNodeConfiguration {
   node: string;

@@ -1,14 +1,14 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { NodeFacts } from '../activities/node/rabbitNode';
+import type { NodeFacts } from '../lib/nodeAccess/rabbitNode';
 import { DataDirectoryDetails, type DataDirectoryNodeRecord } from '../common/dataDirectoryDetails';
 import { RestoreDataDirectoryInput } from '../common/dataDirectoryInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
 import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
-import { nodeActivities, type SagaTiming, type StopWindow } from './dataDirectorySaga';
+import { nodeActivities, type SagaTiming, type StopWindow } from './toolkit/saga';
 import { withDataDirectoryLock } from './dataDirectoryLock';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
 
 export interface RestoreDataDirectoryResult {
   cluster: string;

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { RestorePlan } from '../activities/definitions/plan';
+import type { RestorePlan } from '../lib/definitions/plan';
 import { FailureType } from '../common/failures';
 import { RestoreDefinitionsInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
 
 export interface RestoreDefinitionsResult {
   cluster: string;

@@ -2,7 +2,7 @@ import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/work
 import { RestoreDrillInput, type DrillComponent, type DrillReport } from '../common/automationInputs';
 import { FailureType } from '../common/failures';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface RestoreDrillResult extends DrillReport {
   reportJson: string;

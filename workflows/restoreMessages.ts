@@ -1,9 +1,9 @@
 import { ApplicationFailure, patched } from '@temporalio/workflow';
-import type { QueueRestore } from '../activities/messages/restoreActivities';
+import type { QueueRestore } from '../activities/messages/messagesRestore';
 import { FailureType } from '../common/failures';
 import { RestoreMessagesInput } from '../common/messageInputs';
 import { heartbeatingActivities } from './backupMessages';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
 
 export interface RestoreMessagesResult {
   cluster: string;

@@ -1,8 +1,8 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { ScheduledBackupInput } from '../common/automationInputs';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
-import type { OffsiteCopyResult } from '../activities/offsite/activities';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import type { OffsiteCopyResult } from '../activities/offsite/offsiteCopy';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 export interface ScheduledBackupResult {
   cluster: string;

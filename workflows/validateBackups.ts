@@ -2,7 +2,7 @@ import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/work
 import { ValidateBackupsInput, type ComponentValidation, type ValidationReport } from '../common/automationInputs';
 import { FailureType } from '../common/failures';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 // The guide's backup validation checklist, automated: the newest set of each
 // cluster+component parses, holds its required keys and artifacts, its

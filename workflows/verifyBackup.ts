@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { VerificationReport } from '../activities/backupSets/verify';
+import type { VerificationReport } from '../lib/backupSets/verify';
 import { FailureType } from '../common/failures';
 import { VerifyBackupInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './support';
+import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 
 // Re-hashes every artifact of a set against its manifest; the history is the
 // audit record that the set was checked, and when.

@@ -1,6 +1,6 @@
 import type { ActivityDeps } from '../deps';
-import { createMessageBackupActivities } from './backupActivities';
-import { createMessageRestoreActivities } from './restoreActivities';
+import { createMessageBackupActivities } from './messagesBackup';
+import { createMessageRestoreActivities } from './messagesRestore';
 
 export function createMessageActivities(deps: ActivityDeps) {
   return { ...createMessageBackupActivities(deps), ...createMessageRestoreActivities(deps) };

@@ -1,12 +1,12 @@
 import { heartbeat } from '@temporalio/activity';
 import { Manifest, MANIFEST_FILE } from '../../common/manifest';
 import { parseUntrustedJson } from '../../common/untrusted';
-import { readSmallObject } from '../backupSets/artifacts';
-import type { SetLocation } from '../backupSets/catalog';
-import { verifySet } from '../backupSets/verify';
-import { StorageObjectNotFound, type StorageBackend } from '../storage/backend';
-import type { Verdict } from './policy';
-import { verdictKey, type VerificationCache } from './verificationCache';
+import { readSmallObject } from '../../lib/backupSets/artifacts';
+import type { SetLocation } from '../../lib/backupSets/catalog';
+import { verifySet } from '../../lib/backupSets/verify';
+import { StorageObjectNotFound, type StorageBackend } from '../../lib/storage/backend';
+import type { Verdict } from '../../lib/retention/policy';
+import { verdictKey, type VerificationCache } from '../../lib/retention/verificationCache';
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 

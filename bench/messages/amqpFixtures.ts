@@ -1,5 +1,5 @@
 import amqp, { type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
-import { installAmqplibHooks, rawPropertiesOf } from '../../activities/messages/rawProperties';
+import { installAmqplibHooks, rawPropertiesOf } from '../../lib/rabbitmq/rawProperties';
 
 // Test and benchmark fixtures that talk to a broker directly (not our code path).
 export async function openAmqp(url: string, vhost = '/'): Promise<ChannelModel> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { RabbitvaultConfig } from '../../config/schema';
-import { ensureWorkerBuilt, spawnCompiledWorker } from '../../scripts/cli/compiledWorker';
+import { ensureWorkerBuilt, spawnCompiledWorker } from '../../cli/compiledWorker';
 import { freePort } from '../../scripts/devstack/ports';
 import { step } from '../../scripts/devstack/progress';
 import { IsolatedRabbitNode } from '../../scripts/devstack/rabbitmqNode';
@@ -62,7 +62,7 @@ export async function startMessageBenchStack(): Promise<MessageBenchStack> {
 // The production worker as `rabbitvault worker` runs it: dist/ (built first when stale).
 async function spawnWorkerProcess(configFile: string): Promise<ChildProcess> {
   if (!ensureWorkerBuilt().ok) throw new Error('building the worker failed (see above)');
-  // Through scripts/worker.sh, so its memory settings are what is measured; try
+  // Through workers/worker.sh, so its memory settings are what is measured; try
   // others with MALLOC_ARENA_MAX and RABBITVAULT_WORKER_NODE_FLAGS.
   const child = spawnCompiledWorker(['--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const CLI = path.resolve(__dirname, '../../scripts/rabbitvault.sh');
+const CLI = path.resolve(__dirname, '../../cli/rabbitvault.sh');
 
 export interface CliRun {
   stdout: string;

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
-import { countDefinitions, parseDefinitions, type DefinitionsCounts } from '../../activities/definitions/model';
+import { countDefinitions, parseDefinitions, type DefinitionsCounts } from '../../lib/definitions/model';
 import { backupDefinitionsWorkflowId, restoreDefinitionsWorkflowId } from '../../common/workflowIds';
 import type { RabbitvaultConfig } from '../../config/schema';
 import type { BackupDefinitionsResult } from '../../workflows/backupDefinitions';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { DefinitionsCounts } from '../../activities/definitions/model';
+import type { DefinitionsCounts } from '../../lib/definitions/model';
 import type { RabbitvaultConfig } from '../../config/schema';
 import type { OurSide, Side } from './operations';
 import type { SeededSource } from './seedSource';

@@ -1,4 +1,4 @@
-import { countDefinitions, parseDefinitions, type DefinitionsCounts } from '../../activities/definitions/model';
+import { countDefinitions, parseDefinitions, type DefinitionsCounts } from '../../lib/definitions/model';
 import { step } from '../../scripts/devstack/progress';
 import type { IsolatedRabbitNode } from '../../scripts/devstack/rabbitmqNode';
 import { getDefinitions, postDefinitions } from './bareHttp';

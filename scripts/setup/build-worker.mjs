@@ -13,7 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const dist = path.join(root, 'dist');
 const stamp = path.join(dist, '.built');
 export const BUNDLE = path.join(dist, 'workflow-bundle.js');
-const SOURCES = ['workflows', 'activities', 'common', 'config', 'workers'];
+const SOURCES = ['contracts', 'workflows', 'activities', 'lib', 'common', 'config', 'workers'];
 const INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 
 const say = (line) => process.stderr.write(`[rabbitvault] ${line}\n`);
@@ -25,7 +25,7 @@ function newestInput() {
     if (s.isDirectory()) for (const entry of readdirSync(p)) visit(path.join(p, entry));
     else if (p.endsWith('.ts')) newest = Math.max(newest, s.mtimeMs);
   };
-  for (const dir of SOURCES) visit(path.join(root, dir));
+  for (const dir of SOURCES) if (existsSync(path.join(root, dir))) visit(path.join(root, dir));
   for (const file of INPUTS) newest = Math.max(newest, statSync(path.join(root, file)).mtimeMs);
   return newest;
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const cli = path.resolve(__dirname, '..', '..', 'scripts', 'rabbitvault.sh');
+const cli = path.resolve(__dirname, '..', '..', 'cli', 'rabbitvault.sh');
 
 export interface CliRun {
   code: number;

@@ -1,6 +1,6 @@
 // A Helm-deployed RabbitMQ as the chart and helm leave it in a namespace, on the test stack's kube-apiserver.
 import { gzipSync } from 'node:zlib';
-import { clientNode } from '../../activities/kubernetes/client';
+import { clientNode } from '../../lib/kubernetes/client';
 import { testStack } from './stack';
 
 export async function apis() {

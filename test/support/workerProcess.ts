@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { RabbitvaultConfig } from '../../config/schema';
-import { ensureWorkerBuilt, spawnCompiledWorker } from '../../scripts/cli/compiledWorker';
+import { ensureWorkerBuilt, spawnCompiledWorker } from '../../cli/compiledWorker';
 
 export function writeConfigFile(config: RabbitvaultConfig, file: string): string {
   writeFileSync(file, stringify(config));

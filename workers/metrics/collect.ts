@@ -1,11 +1,11 @@
 import type { Client } from '@temporalio/client';
 import { DRILLS_FOLDER, VALIDATIONS_FOLDER, type ComponentValidation, type DrillReport } from '../../common/automationInputs';
 import { Component } from '../../common/names';
-import { readSmallObject } from '../../activities/backupSets/artifacts';
-import { listSets } from '../../activities/backupSets/catalog';
-import { componentWorkflow } from '../../activities/schedules/componentWorkflows';
-import { storageOpener } from '../../activities/storage/openStorage';
-import type { StorageBackend } from '../../activities/storage/backend';
+import { readSmallObject } from '../../lib/backupSets/artifacts';
+import { listSets } from '../../lib/backupSets/catalog';
+import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
+import { storageOpener } from '../../lib/storage/openStorage';
+import type { StorageBackend } from '../../lib/storage/backend';
 import type { RabbitvaultConfig } from '../../config/schema';
 
 export interface Sample {

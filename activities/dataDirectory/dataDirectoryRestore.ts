@@ -1,0 +1,113 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { ActivityDeps } from '../deps';
+import { Restic } from '../../lib/restic/restic';
+import { resticRepository } from '../../lib/restic/repository';
+import type { TarSummary } from '../../lib/archive/tarGuard';
+import { archiveFailure, openNodeTar, type NodeArtifactRef } from '../../lib/dataDirectory/artifactReader';
+import { drain, type NodeRef } from './dataDirectoryBackup';
+import { nodeConfig, rabbitNode } from '../../lib/nodeAccess/hosts';
+import type { QueueFacts } from '../../lib/nodeAccess/rabbitNode';
+import { streamWatch } from './streaming';
+
+export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
+  return {
+    // Reads the whole artifact: checksums, decompression, and every tar entry
+    // checked for safety. Used after a backup and before a restore stops anything.
+    async verifyDataDirectoryArtifact(input: NodeArtifactRef & { node: string; resticCheck?: boolean }): Promise<{ summary: TarSummary; tarBytes: number }> {
+      const watch = streamWatch(`verifying ${input.artifact.name}`);
+      try {
+        if (input.method === 'restic' && input.resticCheck) await new Restic(resticRepository(deps.config, input.storage)).check();
+        let bytes = 0;
+        const opened = await openNodeTar(deps, input, (b) => {
+          bytes = b;
+          watch.onBytes(b);
+        });
+        watch.watch(opened.tar);
+        await drain(opened.tar).catch((error: unknown) => {
+          throw archiveFailure(error, `backup of ${input.node} (${input.artifact.name}) is refused`);
+        });
+        opened.check();
+        return { summary: opened.guard.summary, tarBytes: bytes };
+      } finally {
+        watch.done();
+      }
+    },
+
+    // With the app stopped: current data directory moved aside (kept until the
+    // restore succeeded), the backup extracted in its place, ownership restored.
+    // Idempotent, so a retry after a crash starts the extraction over.
+    async extractDataDirectory(input: NodeArtifactRef & NodeRef & { dataDirectory: string; asidePath: string }): Promise<{ tarBytes: number }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      if (await node.appRunning()) {
+        throw node.failure(`RabbitMQ on ${input.node} is running: refusing to replace its data directory`, FailureType.NodeCommandFailed);
+      }
+      if (!(await node.exists(input.asidePath))) {
+        if (await node.exists(input.dataDirectory)) await node.fs(['mv', input.dataDirectory, input.asidePath]);
+      } else {
+        await node.fs(['rm', '-rf', input.dataDirectory]);
+      }
+      await node.fs(['mkdir', '-p', input.dataDirectory]);
+      const watch = streamWatch(`restoring the data directory of ${input.node}`, input.artifact.size);
+      let bytes = 0;
+      try {
+        const opened = await openNodeTar(deps, input, (b) => {
+          bytes = b;
+          watch.onBytes(b);
+        });
+        watch.watch(opened.tar);
+        await node.tarIn(input.dataDirectory, opened.tar).catch((error: unknown) => {
+          throw archiveFailure(error, `backup of ${input.node} (${input.artifact.name}) is refused`);
+        });
+        opened.check();
+      } finally {
+        watch.done();
+      }
+      const configuredOwner = nodeConfig(deps.config, input.cluster, input.node).access.owner;
+      const owner = configuredOwner ?? ((await node.exists(input.asidePath)) ? (await node.fs(['stat', '-c', '%u:%g', input.asidePath])).trim() : undefined);
+      if (owner) await node.fs(['chown', '-R', owner, input.dataDirectory]);
+      return { tarBytes: bytes };
+    },
+
+    // Compensation: the data directory as it was before the restore.
+    async putBackDataDirectory(input: NodeRef & { dataDirectory: string; asidePath: string }): Promise<{ putBack: boolean }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      if (!(await node.exists(input.asidePath))) return { putBack: false };
+      if (await node.appRunning()) await node.stopApp();
+      await node.fs(['rm', '-rf', input.dataDirectory]);
+      await node.fs(['mv', input.asidePath, input.dataDirectory]);
+      return { putBack: true };
+    },
+
+    async removeAsideDataDirectory(input: NodeRef & { asidePath: string }): Promise<void> {
+      await rabbitNode(deps.config, input.cluster, input.node).fs(['rm', '-rf', input.asidePath]);
+    },
+
+    // Node running with every backed-up queue and its message count (polled:
+    // quorum queue counts read 0 for a few seconds after start).
+    async verifyRestoredNode(input: NodeRef & { expected: QueueFacts[]; timeoutSeconds: number }): Promise<{ queues: number; messages: number }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const deadline = Date.now() + input.timeoutSeconds * 1000;
+      let differences: string[] = [];
+      for (;;) {
+        const live = new Map((await node.queues()).map((q) => [`${q.vhost}/${q.name}`, q]));
+        differences = input.expected.flatMap((q) => {
+          const found = live.get(`${q.vhost}/${q.name}`);
+          if (!found) return [`queue ${q.name} in vhost ${q.vhost} is missing`];
+          if (found.messages !== q.messages) return [`queue ${q.name} in vhost ${q.vhost} has ${found.messages} messages, the backup ${q.messages}`];
+          return [];
+        });
+        if (differences.length === 0) break;
+        if (Date.now() > deadline) {
+          throw ApplicationFailure.create({
+            message: `${input.node} after restore: ${differences.slice(0, 10).join('; ')}${differences.length > 10 ? ` (+${differences.length - 10} more)` : ''}`,
+            type: FailureType.RestoreVerificationFailed,
+            nonRetryable: true,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      return { queues: input.expected.length, messages: input.expected.reduce((n, q) => n + q.messages, 0) };
+    },
+  };
+}

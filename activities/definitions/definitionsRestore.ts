@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { Artifact } from '../../common/manifest';
+import { readSmallObject } from '../../lib/backupSets/artifacts';
+import type { ActivityDeps } from '../deps';
+import { InvalidDefinitions, parseDefinitions, type Definitions } from '../../lib/definitions/model';
+import { planRestore, type RestorePlan } from '../../lib/definitions/plan';
+
+// 10,000 queues export to about 5 MiB: 256 MiB is far beyond any real cluster.
+export const MAX_DEFINITIONS_BYTES = 256 * 1024 * 1024;
+
+export interface DefinitionsSource {
+  storage?: string;
+  prefix: string;
+  artifact: Artifact;
+}
+
+export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
+  // Every read of the artifact re-checks its SHA-256, so nothing that changed
+  // since verification can reach a broker; it reads no more than the manifest's
+  // size, and never more than any real definitions file is.
+  async function readVerifiedArtifact(source: DefinitionsSource): Promise<Buffer> {
+    const { backend } = deps.openStorage(source.storage);
+    const key = `${source.prefix}/${source.artifact.name}`;
+    const bytes = await readSmallObject(backend, key, Math.min(source.artifact.size, MAX_DEFINITIONS_BYTES));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== source.artifact.sha256) {
+      throw ApplicationFailure.create({
+        message: `artifact ${source.artifact.name} at ${backend.locate(key)} does not match its manifest checksum: the target was not touched`,
+        type: FailureType.ManifestChecksumMismatch,
+        nonRetryable: true,
+      });
+    }
+    return bytes;
+  }
+
+  function parseOrFail(bytes: Buffer, source: string): Definitions {
+    try {
+      return parseDefinitions(bytes, source, false);
+    } catch (error) {
+      if (!(error instanceof InvalidDefinitions)) throw error;
+      throw ApplicationFailure.create({ message: error.message, type: FailureType.InvalidDefinitions, nonRetryable: true });
+    }
+  }
+
+  async function planAgainstTarget(source: DefinitionsSource, cluster: string): Promise<RestorePlan> {
+    const backup = parseOrFail(await readVerifiedArtifact(source), source.artifact.name);
+    const api = deps.managementApi(cluster);
+    const live = parseOrFail(await api.exportDefinitions(), `live definitions of ${api.url}`);
+    return planRestore(backup, live);
+  }
+
+  return {
+    // Reads only: what a restore would create, leave, update, or conflict with.
+    async planDefinitionsRestore(input: { source: DefinitionsSource; cluster: string }): Promise<RestorePlan> {
+      return planAgainstTarget(input.source, input.cluster);
+    },
+
+    // POST /api/definitions with the artifact exactly as backed up.
+    async importDefinitions(input: { source: DefinitionsSource; cluster: string }): Promise<void> {
+      const bytes = await readVerifiedArtifact(input.source);
+      await deps.managementApi(input.cluster).importDefinitions(bytes);
+    },
+  };
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The operator CLI from any directory: resolves the install, keeps the caller's cwd.
+ROOT="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
+if [ "${1:-}" = worker ]; then
+  # The worker runs compiled (dist/): built or refreshed first, then exec'd
+  # through its launcher (memory settings) so signals reach it directly.
+  shift
+  node "$ROOT/scripts/setup/build-worker.mjs" || exit 1
+  exec "$ROOT/workers/worker.sh" "$@"
+fi
+exec node --import "$ROOT/node_modules/tsx/dist/loader.mjs" "$ROOT/cli/rabbitvault.ts" "$@"

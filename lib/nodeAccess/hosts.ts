@@ -1,0 +1,44 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
+import type { NodeConfig } from '../../config/nodeSchema';
+import type { RabbitvaultConfig } from '../../config/schema';
+import { clusterConfig } from '../../activities/deps';
+import type { NodeHost } from './access';
+import { LocalNodeHost } from './localHost';
+import { RabbitNode } from './rabbitNode';
+
+export function configuredNodes(config: RabbitvaultConfig, cluster: string): NodeConfig[] {
+  const nodes = clusterConfig(config, cluster).nodes;
+  if (nodes.length === 0) {
+    throw ApplicationFailure.create({
+      message: `cluster "${cluster}" has no nodes in the worker's config (clusters.${cluster}.nodes): data-directory and configuration backups need node access`,
+      type: FailureType.UnknownNode,
+      nonRetryable: true,
+    });
+  }
+  return nodes;
+}
+
+export function nodeConfig(config: RabbitvaultConfig, cluster: string, node: string): NodeConfig {
+  const nodes = configuredNodes(config, cluster);
+  const found = nodes.find((n) => n.name === node);
+  if (!found) {
+    throw ApplicationFailure.create({
+      message: `node "${node}" is not configured in cluster "${cluster}" (it has ${nodes.map((n) => n.name).join(', ')})`,
+      type: FailureType.UnknownNode,
+      nonRetryable: true,
+    });
+  }
+  return found;
+}
+
+export function hostFor(node: NodeConfig): NodeHost {
+  switch (node.access.type) {
+    case 'local':
+      return new LocalNodeHost(node.name, node.access);
+  }
+}
+
+export function rabbitNode(config: RabbitvaultConfig, cluster: string, node: string): RabbitNode {
+  return new RabbitNode(hostFor(nodeConfig(config, cluster, node)), node);
+}
