@@ -1,14 +1,11 @@
 import { toolVersion } from '../lib/toolVersion';
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../common/failures';
 import type { RabbitvaultConfig } from '../config/schema';
 import { ManagementApi } from '../lib/rabbitmq/managementApi';
-import { storageOpener, type OpenedStorage } from '../lib/storage/openStorage';
+import { clusterConfig } from '../lib/clusterConfig';
+import { storageOpener, type StorageDeps } from '../lib/storage/openStorage';
 
 // What activities need from the outside world; tests hand in their own.
-export interface ActivityDeps {
-  config: RabbitvaultConfig;
-  openStorage: (name: string | undefined) => OpenedStorage;
+export interface ActivityDeps extends StorageDeps {
   managementApi: (cluster: string) => ManagementApi;
   toolVersion: string;
 }
@@ -20,16 +17,4 @@ export function defaultDeps(config: RabbitvaultConfig): ActivityDeps {
     managementApi: (cluster) => new ManagementApi(cluster, clusterConfig(config, cluster)),
     toolVersion: toolVersion(),
   };
-}
-
-export function clusterConfig(config: RabbitvaultConfig, cluster: string) {
-  const found = config.clusters[cluster];
-  if (!found) {
-    throw ApplicationFailure.create({
-      message: `unknown cluster "${cluster}": the worker's config has ${Object.keys(config.clusters).join(', ')}`,
-      type: FailureType.UnknownCluster,
-      nonRetryable: true,
-    });
-  }
-  return found;
 }

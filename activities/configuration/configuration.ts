@@ -3,7 +3,8 @@ import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { refuseUntrusted } from '../../common/untrusted';
 import { readSmallObject, storeArtifact } from '../../lib/backupSets/artifacts';
-import { clusterConfig, type ActivityDeps } from '../deps';
+import { clusterConfig } from '../../lib/clusterConfig';
+import type { ActivityDeps } from '../deps';
 import { nodeConfig, rabbitNode } from '../../lib/nodeAccess/hosts';
 import {
   configFilesOf,

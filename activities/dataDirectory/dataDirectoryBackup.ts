@@ -5,7 +5,7 @@ import type { DataDirectoryMethod } from '../../common/dataDirectoryInputs';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { ARCHIVE_CONTENT_TYPE, ARCHIVE_EXTENSION, compressor } from '../../lib/archive/compression';
-import { ByteCounter } from '../../lib/archive/counting';
+import { HashingCounter } from '../../lib/storage/hashingCounter';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
 import { Restic } from '../../lib/restic/restic';
@@ -80,7 +80,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
       const node = rabbitNode(deps.config, input.cluster, input.node);
       const watch = streamWatch(`copying the data directory of ${input.node}`, input.dataBytes);
       const tar = node.tarOut(input.dataDirectory);
-      const counter = new ByteCounter((bytes) => watch.onBytes(bytes));
+      const counter = new HashingCounter({ onBytes: (bytes) => watch.onBytes(bytes), highWaterMark: 1024 * 1024 });
       tar.on('error', (error) => counter.destroy(error));
       const tarStream = tar.pipe(counter);
       watch.watch(tar, counter);

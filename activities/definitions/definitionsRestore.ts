@@ -4,11 +4,8 @@ import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { readSmallObject } from '../../lib/backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
-import { InvalidDefinitions, parseDefinitions, type Definitions } from '../../lib/definitions/model';
+import { InvalidDefinitions, MAX_DEFINITIONS_BYTES, parseDefinitions, type Definitions } from '../../lib/definitions/model';
 import { planRestore, type RestorePlan } from '../../lib/definitions/plan';
-
-// 10,000 queues export to about 5 MiB: 256 MiB is far beyond any real cluster.
-export const MAX_DEFINITIONS_BYTES = 256 * 1024 * 1024;
 
 export interface DefinitionsSource {
   storage?: string;

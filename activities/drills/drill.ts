@@ -3,7 +3,8 @@ import { DRILLS_FOLDER, GUIDE_TARGETS, type DrillReport } from '../../common/aut
 import { FailureType } from '../../common/failures';
 import { compactUtc, Component } from '../../common/names';
 import { listSets } from '../../lib/backupSets/catalog';
-import { clusterConfig, type ActivityDeps } from '../deps';
+import { clusterConfig } from '../../lib/clusterConfig';
+import type { ActivityDeps } from '../deps';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
 import { thresholdsFor } from '../validation/validation';
 import { drillMarkdown } from '../../lib/drills/report';

@@ -1,21 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
-
-// Hashes and counts bytes on their way to storage: one pass, nothing buffered.
-class HashingCounter extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    done(null, chunk);
-  }
-}
+import { HashingCounter } from '../storage/hashingCounter';
 
 export async function storeArtifact(
   backend: StorageBackend,
@@ -31,7 +20,7 @@ export async function storeArtifact(
   // (a producer aborting) must wait for its pipeline, not crash the worker.
   counter.on('error', () => undefined);
   await backend.put(`${setPrefix}/${name}`, source.pipe(counter), { contentType });
-  return { name, size: counter.size, sha256: counter.hash.digest('hex'), ...(contentType ? { contentType } : {}) };
+  return { name, size: counter.bytes, sha256: counter.sha256(), ...(contentType ? { contentType } : {}) };
 }
 
 export async function hashStoredObject(backend: StorageBackend, key: string): Promise<{ size: number; sha256: string }> {
@@ -41,7 +30,7 @@ export async function hashStoredObject(backend: StorageBackend, key: string): Pr
       // Drain: the counter has already seen the bytes.
     }
   });
-  return { size: counter.size, sha256: counter.hash.digest('hex') };
+  return { size: counter.bytes, sha256: counter.sha256() };
 }
 
 // A whole object in memory, read no further than limitBytes: what storage holds

@@ -1,16 +1,18 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { decompressor } from '../archive/compression';
-import { ByteCounter } from '../archive/counting';
 import { TarGuard, UnsafeArchiveError } from '../archive/tarGuard';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
-import type { ActivityDeps } from '../../activities/deps';
 import type { StorageBackend } from '../storage/backend';
+import { HashingCounter } from '../storage/hashingCounter';
+import type { StorageDeps } from '../storage/openStorage';
 import { Restic } from '../restic/restic';
 import { RESTIC_POINTER_MAX_BYTES, ResticPointer, resticRepository } from '../restic/repository';
+
+const MiB = 1024 * 1024;
 
 export interface NodeArtifactRef {
   storage?: string;
@@ -32,27 +34,30 @@ export interface OpenedTar {
 
 // Opens a node's backed-up data directory as a guarded tar stream, hashing the
 // stored bytes and the tar on the way so both are compared with the manifest.
-export async function openNodeTar(deps: ActivityDeps, ref: NodeArtifactRef, onBytes?: (bytes: number) => void): Promise<OpenedTar> {
+export async function openNodeTar(deps: StorageDeps, ref: NodeArtifactRef, onBytes?: (bytes: number) => void): Promise<OpenedTar> {
   const { backend } = deps.openStorage(ref.storage);
   const key = `${ref.prefix}/${ref.artifact.name}`;
   const guard = new TarGuard({ tarBytes: ref.tarBytes });
-  const tarCounter = new ByteCounter(onBytes);
-  let stored: ByteCounter | undefined;
+  const tarCounter = new HashingCounter({ onBytes, highWaterMark: MiB });
+  let stored: HashingCounter | undefined;
   let source: Readable;
   const upstream: Readable[] = [];
   if (ref.method === 'restic') {
     const pointer = await readResticPointer(backend, key, ref);
     source = new Restic(resticRepository(deps.config, ref.storage)).dump(pointer.snapshotId, pointer.file);
   } else {
-    stored = new ByteCounter();
+    // Cut as soon as it passes the size the manifest records.
+    stored = new HashingCounter({
+      maxBytes: ref.artifact.size,
+      tooLarge: () => new UnsafeArchiveError(`${ref.artifact.name} is larger than the ${ref.artifact.size} bytes the manifest records`),
+      highWaterMark: MiB,
+    });
     const raw = await backend.get(key);
-    const cap = new SizeCap(ref.artifact.size, `${ref.artifact.name} is larger than the ${ref.artifact.size} bytes the manifest records`);
     const unzstd = decompressor();
-    raw.on('error', (e) => cap.destroy(e));
-    cap.on('error', (e) => stored!.destroy(e));
+    raw.on('error', (e) => stored!.destroy(e));
     stored.on('error', (e) => unzstd.destroy(e));
-    source = raw.pipe(cap).pipe(stored).pipe(unzstd);
-    upstream.push(raw, cap, stored);
+    source = raw.pipe(stored).pipe(unzstd);
+    upstream.push(raw, stored);
   }
   upstream.push(source);
   source.on('error', (e) => tarCounter.destroy(corruption(e)));
@@ -100,22 +105,6 @@ async function readResticPointer(backend: StorageBackend, key: string, ref: Node
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (bytes.length !== ref.artifact.size || sha !== ref.artifact.sha256) throw mismatch(`${bytes.length} bytes, SHA-256 ${sha}`);
   return parseUntrustedJson(ResticPointer, bytes, RESTIC_POINTER_MAX_BYTES, source);
-}
-
-// Cuts a stream from storage as soon as it passes the size the manifest records.
-class SizeCap extends Transform {
-  private bytes = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly message: string,
-  ) {
-    super({ highWaterMark: 1024 * 1024 });
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) return done(new UnsafeArchiveError(this.message));
-    done(null, chunk);
-  }
 }
 
 // Maps the guard's and the decompressor's errors to non-retryable named failures.

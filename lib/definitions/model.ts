@@ -21,6 +21,9 @@ export const entityKinds = Object.keys(ENTITY_KINDS) as EntityKind[];
 // The guide's "required keys" check, plus: every present kind is a list of objects.
 export const REQUIRED_KEYS = ['users', 'vhosts', 'permissions', 'queues', 'exchanges', 'bindings'] as const;
 
+// 10,000 queues export to about 5 MiB: 256 MiB is far beyond any real cluster.
+export const MAX_DEFINITIONS_BYTES = 256 * 1024 * 1024;
+
 export type Entity = Record<string, unknown>;
 export type Definitions = Partial<Record<EntityKind, Entity[]>> & Record<string, unknown>;
 

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import { refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../storage/backend';
+import { HashingCounter } from '../storage/hashingCounter';
 import { fingerprint, readRecords, SEGMENT_CONTENT_TYPE, SegmentFormatError, type MessageRecord, type SegmentLimits } from './segmentFormat';
 import type { StoredSegment } from './segmentWriter';
 
@@ -16,24 +16,15 @@ export class SegmentMismatchError extends Error {
 }
 
 // Hashes and counts the compressed bytes; refuses the first byte beyond `maxBytes`.
-class CappedHash extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  constructor(private readonly maxBytes = Number.MAX_SAFE_INTEGER) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBytes) return done(new SegmentMismatchError(`is larger than the ${this.maxBytes} bytes the index lists`));
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-  // Size and SHA-256 as the index lists them, or the reason they differ.
-  check(segment: StoredSegment): void {
-    if (this.size !== segment.artifact.size) throw new SegmentMismatchError(`is ${this.size} bytes, the index lists ${segment.artifact.size}`);
-    const sha256 = this.hash.digest('hex');
-    if (sha256 !== segment.artifact.sha256) throw new SegmentMismatchError(`has SHA-256 ${sha256}, the index lists ${segment.artifact.sha256} (changed in storage since the set was verified?)`);
-  }
+function segmentTap(maxBytes?: number): HashingCounter {
+  return new HashingCounter({ maxBytes, tooLarge: (max) => new SegmentMismatchError(`is larger than the ${max} bytes the index lists`) });
+}
+
+// Size and SHA-256 as the index lists them, or the reason they differ.
+function checkAgainstIndex(tap: HashingCounter, segment: StoredSegment): void {
+  if (tap.bytes !== segment.artifact.size) throw new SegmentMismatchError(`is ${tap.bytes} bytes, the index lists ${segment.artifact.size}`);
+  const sha256 = tap.sha256();
+  if (sha256 !== segment.artifact.sha256) throw new SegmentMismatchError(`has SHA-256 ${sha256}, the index lists ${segment.artifact.sha256} (changed in storage since the set was verified?)`);
 }
 
 // Records of compressed segment bytes, through the bounded parser; gzip's own
@@ -58,7 +49,7 @@ async function* recordsOf(source: Readable, tap: Transform | undefined, limits: 
 // SHA-256 as stored, its message count and, for dedupe, each message's
 // fingerprint. At most maxMessages records: a drain segment never holds more.
 export async function scanSegment(backend: StorageBackend, prefix: string, name: string, withFingerprints: boolean, maxMessages: number): Promise<StoredSegment & { fingerprints: string[] }> {
-  const tap = new CappedHash();
+  const tap = segmentTap();
   let messages = 0;
   let bodyBytes = 0;
   const fingerprints: string[] = [];
@@ -68,27 +59,27 @@ export async function scanSegment(backend: StorageBackend, prefix: string, name:
     bodyBytes += record.body.length;
     if (withFingerprints) fingerprints.push(fingerprint(record));
   }
-  return { artifact: { name, size: tap.size, sha256: tap.hash.digest('hex'), contentType: SEGMENT_CONTENT_TYPE }, messages, bodyBytes, fingerprints };
+  return { artifact: { name, size: tap.bytes, sha256: tap.sha256(), contentType: SEGMENT_CONTENT_TYPE }, messages, bodyBytes, fingerprints };
 }
 
 // Reads a segment from storage as the index describes it, through the bounded
 // parser, without keeping anything: size, SHA-256 and every record checked.
 export async function checkStoredSegment(backend: StorageBackend, prefix: string, segment: StoredSegment): Promise<void> {
-  const tap = new CappedHash(segment.artifact.size);
+  const tap = segmentTap(segment.artifact.size);
   const source = await backend.get(`${prefix}/${segment.artifact.name}`);
   for await (const _record of recordsOf(source, tap, { messages: segment.messages, bodyBytes: segment.bodyBytes })) {
     // Each record is checked as it is parsed; nothing is kept.
   }
-  tap.check(segment);
+  checkAgainstIndex(tap, segment);
 }
 
 // Copies a segment to a local file, checking size and SHA-256 against the index
 // on the way: what is published afterwards comes from these verified bytes,
 // whatever storage holds by then.
 export async function spoolStoredSegment(backend: StorageBackend, prefix: string, segment: StoredSegment, file: string): Promise<void> {
-  const tap = new CappedHash(segment.artifact.size);
+  const tap = segmentTap(segment.artifact.size);
   await pipeline(await backend.get(`${prefix}/${segment.artifact.name}`), tap, createWriteStream(file));
-  tap.check(segment);
+  checkAgainstIndex(tap, segment);
 }
 
 // The records of a spooled segment, through the bounded parser.

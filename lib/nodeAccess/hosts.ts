@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { NodeConfig } from '../../config/nodeSchema';
 import type { RabbitvaultConfig } from '../../config/schema';
-import { clusterConfig } from '../../activities/deps';
+import { clusterConfig } from '../clusterConfig';
 import type { NodeHost } from './access';
 import { LocalNodeHost } from './localHost';
 import { RabbitNode } from './rabbitNode';

@@ -11,6 +11,12 @@ export interface OpenedStorage {
   backend: StorageBackend;
 }
 
+// What library code that reads sets needs from the worker (activities hand in theirs).
+export interface StorageDeps {
+  config: RabbitvaultConfig;
+  openStorage: (name: string | undefined) => OpenedStorage;
+}
+
 export function storageTarget(config: RabbitvaultConfig, name: string | undefined): { name: string; target: StorageTarget } {
   const chosen = name ?? config.storage.default;
   const target = config.storage.targets[chosen];

@@ -2,10 +2,9 @@ import type { CheckResult, ComponentValidation } from '../../common/automationIn
 import type { Manifest } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import { readSmallObject } from '../backupSets/artifacts';
-import { MAX_DEFINITIONS_BYTES } from '../../activities/definitions/definitionsRestore';
 import { listSets } from '../backupSets/catalog';
 import { verifySet } from '../backupSets/verify';
-import { countDefinitions, entityKinds, parseDefinitions, type DefinitionsCounts } from '../definitions/model';
+import { countDefinitions, entityKinds, MAX_DEFINITIONS_BYTES, parseDefinitions, type DefinitionsCounts } from '../definitions/model';
 import type { ManagementApi } from '../rabbitmq/managementApi';
 import type { StorageBackend } from '../storage/backend';
 
