@@ -1,6 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowName, WorkflowResult } from '../contracts';
 import type { CliContext } from './context';
-import { failureMessage, follow, openClient, startWorkflow, webUiLink, type StartRequest } from './workflowRun';
+import { failureMessage, follow, openClient, startSearchable, webUiLink, type StartRequest } from './workflowRun';
 
 export interface OutputMode {
   wait: boolean;
@@ -9,18 +10,18 @@ export interface OutputMode {
 
 // Start a workflow, print its id and Web UI link, and with --wait follow it to
 // the end: exit 0 on success, 1 on failure (with the workflow's own message).
-export async function runWorkflowCommand<T>(
+export async function runWorkflowCommand<N extends WorkflowName>(
   ctx: CliContext,
-  request: StartRequest,
+  request: StartRequest<N>,
   mode: OutputMode,
-  summarize: (result: T) => string[],
+  summarize: (result: WorkflowResult<N>) => string[],
   // Extra live output beside the steps (e.g. bytes copied), shown with --wait
   // unless --json; returns its stop function.
   watch?: (handle: WorkflowHandle, print: (line: string) => void) => () => void,
 ): Promise<number> {
   const client = await openClient(ctx.config);
   try {
-    const handle = await startWorkflow(client, ctx.config, request);
+    const handle = await startSearchable(client, ctx.config, request);
     const runId = handle.firstExecutionRunId;
     const url = webUiLink(ctx.config, request.workflowId, runId);
     const started = { workflowType: request.workflowType, workflowId: request.workflowId, runId, url };
@@ -34,7 +35,7 @@ export async function runWorkflowCommand<T>(
     }
     const stopWatching = watch && !mode.json ? watch(handle, ctx.out) : () => undefined;
     try {
-      const result = await follow<T>(handle, mode.json ? undefined : ctx.out);
+      const result = await follow(handle, mode.json ? undefined : ctx.out);
       stopWatching();
       if (mode.json) ctx.out(JSON.stringify({ ...started, status: 'completed', result }, null, 2));
       else summarize(result).forEach((line) => ctx.out(line));

@@ -1,13 +1,16 @@
-import { Client, WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Client, WorkflowFailedError, type Workflow, type WorkflowHandle, type WorkflowResultType } from '@temporalio/client';
 import type { RabbitvaultConfig } from '../config/schema';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
+import type { WorkflowInput, WorkflowName } from '../contracts';
 import { connectClient } from '../lib/temporal/connection';
+import { startWorkflow, type ContractedHandle } from '../lib/temporal/startWorkflow';
 import { progressLine, progressQuery, type Progress } from '../common/progress';
 
-export interface StartRequest {
-  workflowType: string;
+// One workflow start; the input is checked against the workflow's contract.
+export interface StartRequest<N extends WorkflowName> {
+  workflowType: N;
   workflowId: string;
-  input: unknown;
+  input: WorkflowInput<N>;
   cluster: string;
   component: string;
 }
@@ -24,12 +27,12 @@ export async function openClient(config: RabbitvaultConfig): Promise<Client> {
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
-export async function startWorkflow(client: Client, config: RabbitvaultConfig, request: StartRequest): Promise<WorkflowHandleWithFirstExecutionRunId> {
+// On the config's task queue, searchable in the Web UI by cluster and component.
+export async function startSearchable<N extends WorkflowName>(client: Client, config: RabbitvaultConfig, request: StartRequest<N>): Promise<ContractedHandle<N>> {
   try {
-    return await client.workflow.start(request.workflowType, {
+    return await startWorkflow(client, request.workflowType, request.input, {
       taskQueue: config.temporal.taskQueue,
       workflowId: request.workflowId,
-      args: [request.input],
       typedSearchAttributes: [
         { key: ClusterAttribute, value: request.cluster },
         { key: ComponentAttribute, value: request.component },
@@ -48,8 +51,8 @@ export async function startWorkflow(client: Client, config: RabbitvaultConfig, r
 
 // Prints each new step as the workflow reports it, then returns its result.
 // Without a printer (--json) it only waits; the poll's sleep ends with the result.
-export async function follow<T>(handle: WorkflowHandle, print?: (line: string) => void): Promise<T> {
-  if (!print) return (await handle.result()) as T;
+export async function follow<W extends Workflow>(handle: WorkflowHandle<W>, print?: (line: string) => void): Promise<WorkflowResultType<W>> {
+  if (!print) return handle.result();
   let printed = 0;
   let done = false;
   let wake = () => undefined as void;
@@ -74,7 +77,7 @@ export async function follow<T>(handle: WorkflowHandle, print?: (line: string) =
   };
   const polling = poll();
   try {
-    const result = (await handle.result()) as T;
+    const result = await handle.result();
     done = true;
     printNew(await handle.query(progressQuery).catch(() => undefined));
     return result;

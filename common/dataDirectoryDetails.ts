@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Artifact, Sha256 } from './manifest';
-import { DataDirectoryMethod } from './dataDirectoryInputs';
+import { DataDirectoryMethod } from './dataDirectoryMethod';
 import { NodeName } from './names';
 
 // What a data-directory set's manifest records (details), as read back from

@@ -6,14 +6,14 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config/load';
 import { backupDefinitionsWorkflowId } from '../common/workflowIds';
-import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
+import { DefinitionsWorkflow } from '../contracts/definitions';
 import { createWorker } from '../workers/createWorker';
 import { connectWorker } from '../lib/temporal/connection';
 import { startAutomation } from '../workers/automationStartup';
 import { ensureMachineManagementApi } from './devstack/machineRabbit';
 import { SetupError, step } from './devstack/progress';
 import { isTemporalHealthy, startTemporalDevServer, type RunningTemporal } from './devstack/temporal';
-import { failureMessage, follow, openClient, startWorkflow, webUiLink } from '../cli/workflowRun';
+import { failureMessage, follow, openClient, startSearchable, webUiLink } from '../cli/workflowRun';
 
 const root = path.resolve(__dirname, '..');
 
@@ -67,8 +67,8 @@ async function main(): Promise<number> {
 
   const client = await openClient(config);
   const workflowId = backupDefinitionsWorkflowId(cluster, new Date());
-  const handle = await startWorkflow(client, config, {
-    workflowType: 'backupDefinitions',
+  const handle = await startSearchable(client, config, {
+    workflowType: DefinitionsWorkflow.backup,
     workflowId,
     input: { cluster },
     cluster,
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
   step(`backing up definitions of "${cluster}" (${clusterConfig.management.url}): ${webUiLink(config, workflowId, handle.firstExecutionRunId)}`);
   let code = 0;
   try {
-    const r = await follow<BackupDefinitionsResult>(handle, step);
+    const r = await follow(handle, step);
     console.log(`definitions backup complete: ${r.counts.queues} queues, ${r.counts.exchanges} exchanges, ${r.counts.bindings} bindings, ${r.counts.vhosts} vhosts, ${r.counts.users} users`);
     console.log(`backup set: ${r.location}`);
   } catch (error) {

@@ -9,20 +9,27 @@ import { ensureTestBucket } from './support/minioBucket';
 import { scratchDir, testNode } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
 
+// The component backup workflow the first schedule's scheduledBackup runs.
+function scheduledBackupType(config: RabbitvaultConfig): string {
+  const [first] = desiredSchedules(config);
+  assert.equal(first?.workflowType, 'scheduledBackup');
+  return first.input.workflowType;
+}
+
 describe('schedule config', () => {
   const base = () => testConfig({ a: clusterEntry(testNode(0)) });
 
   test('each component schedules its built-in backup workflow unless workflowType or componentWorkflows names another', () => {
     const config = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { configuration: { every: '1d' } } } } });
-    assert.equal(desiredSchedules(config)[0]!.input.workflowType, 'backupConfiguration');
+    assert.equal(scheduledBackupType(config), 'backupConfiguration');
     const plugged = RabbitvaultConfig.parse({ ...base(), componentWorkflows: { configuration: { backup: 'myConfigBackup' } }, schedules: { backups: { a: { configuration: { every: '1d' } } } } });
-    assert.equal(desiredSchedules(plugged)[0]!.input.workflowType, 'myConfigBackup');
+    assert.equal(scheduledBackupType(plugged), 'myConfigBackup');
     const named = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { configuration: { every: '1d', workflowType: 'other' } } } } });
-    assert.equal(desiredSchedules(named)[0]!.input.workflowType, 'other');
+    assert.equal(scheduledBackupType(named), 'other');
     const unknown = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { nope: { definitions: { every: '1d' } } } } });
     assert.throws(() => desiredSchedules(unknown), (e: Error) => e instanceof ScheduleConfigError && /schedules\.backups\.nope: no such cluster/.test(e.message));
     const dataDirectory = RabbitvaultConfig.parse({ ...base(), schedules: { backups: { a: { 'data-directory': { every: '1d' } } } } });
-    assert.equal(desiredSchedules(dataDirectory)[0]!.input.workflowType, 'backupDataDirectory');
+    assert.equal(scheduledBackupType(dataDirectory), 'backupDataDirectory');
   });
 
   test('every xor cron, durations and the off-site target are checked with their paths', () => {

@@ -1,6 +1,5 @@
-import { BackupConfigurationInput } from '../../common/configurationInputs';
 import { backupConfigurationWorkflowId } from '../../common/workflowIds';
-import type { BackupConfigurationResult } from '../../workflows/backupConfiguration';
+import { BackupConfigurationInput, ConfigurationWorkflow } from '../../contracts/configuration';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -15,10 +14,10 @@ export async function backupConfigurationCommand(ctx: CliContext, argv: string[]
   );
   const input = checkInput(BackupConfigurationInput, { cluster: values.cluster, storage: values.storage, nodes: values.node }, { cluster: '--cluster', storage: '--storage', nodes: '--node' });
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<BackupConfigurationResult>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'backupConfiguration',
+      workflowType: ConfigurationWorkflow.backup,
       workflowId: backupConfigurationWorkflowId(input.cluster, new Date()),
       input: workflowInput,
       cluster: input.cluster,

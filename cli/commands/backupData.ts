@@ -1,6 +1,5 @@
-import { BackupDataDirectoryInput } from '../../common/dataDirectoryInputs';
 import { backupDataDirectoryWorkflowId } from '../../common/workflowIds';
-import type { BackupDataDirectoryResult } from '../../workflows/backupDataDirectory';
+import { BackupDataDirectoryInput, DataDirectoryWorkflow, type BackupDataDirectoryResult } from '../../contracts/dataDirectory';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { formatStopWindow, runDataCommand } from './dataProgress';
@@ -51,10 +50,10 @@ export async function backupDataCommand(ctx: CliContext, argv: string[]): Promis
     downtimeLimitSeconds: '--downtime-limit',
   });
   const { retry: _retry, ...workflowInput } = input;
-  return runDataCommand<BackupDataDirectoryResult>(
+  return runDataCommand(
     ctx,
     {
-      workflowType: 'backupDataDirectory',
+      workflowType: DataDirectoryWorkflow.backup,
       workflowId: backupDataDirectoryWorkflowId(input.cluster, new Date()),
       input: workflowInput,
       cluster: input.cluster,

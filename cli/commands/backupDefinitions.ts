@@ -1,6 +1,5 @@
 import { backupDefinitionsWorkflowId } from '../../common/workflowIds';
-import { BackupDefinitionsInput } from '../../common/workflowInputs';
-import type { BackupDefinitionsResult } from '../../workflows/backupDefinitions';
+import { BackupDefinitionsInput, DefinitionsWorkflow } from '../../contracts/definitions';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -14,10 +13,10 @@ export async function backupDefinitionsCommand(ctx: CliContext, argv: string[]):
     usage,
   );
   const input = checkInput(BackupDefinitionsInput, { cluster: values.cluster, storage: values.storage }, { cluster: '--cluster', storage: '--storage' });
-  return runWorkflowCommand<BackupDefinitionsResult>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'backupDefinitions',
+      workflowType: DefinitionsWorkflow.backup,
       workflowId: backupDefinitionsWorkflowId(input.cluster, new Date()),
       input: { cluster: input.cluster, storage: input.storage },
       cluster: input.cluster,

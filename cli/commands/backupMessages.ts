@@ -1,6 +1,5 @@
-import { BackupMessagesInput } from '../../common/messageInputs';
 import { backupMessagesWorkflowId } from '../../common/workflowIds';
-import type { BackupMessagesResult } from '../../workflows/backupMessages';
+import { BackupMessagesInput, MessagesWorkflow } from '../../contracts/messages';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -33,9 +32,9 @@ export async function backupMessagesCommand(ctx: CliContext, argv: string[]): Pr
   const workflowId = backupMessagesWorkflowId(input.cluster, new Date());
   const stop = values.wait && !values.json ? watchMessageProgress(ctx, workflowId) : async () => undefined;
   try {
-    return await runWorkflowCommand<BackupMessagesResult>(
+    return await runWorkflowCommand(
       ctx,
-      { workflowType: 'backupMessages', workflowId, input: workflowInput, cluster: input.cluster, component: 'messages' },
+      { workflowType: MessagesWorkflow.backup, workflowId, input: workflowInput, cluster: input.cluster, component: 'messages' },
       { wait: values.wait, json: values.json },
       (r) => [
         `backed up ${r.totals.messages} messages (${r.totals.bytes} bytes) from ${r.totals.queues} queues of ${r.cluster} (${r.mode})`,

@@ -1,9 +1,8 @@
 import { listSets, resolveSet } from '../../lib/backupSets/catalog';
-import type { VerificationReport } from '../../lib/backupSets/verify';
 import { storageOpener } from '../../lib/storage/openStorage';
 import { Component } from '../../common/names';
 import { verifyBackupWorkflowId } from '../../common/workflowIds';
-import { VerifyBackupInput } from '../../common/workflowInputs';
+import { BackupSetsWorkflow, VerifyBackupInput } from '../../contracts/backupSets';
 import { checkInput, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -64,10 +63,10 @@ export async function backupsCommand(ctx: CliContext, argv: string[]): Promise<n
     return 0;
   }
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<VerificationReport>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'verifyBackup',
+      workflowType: BackupSetsWorkflow.verify,
       workflowId: verifyBackupWorkflowId(input.cluster, input.component, input.set, new Date()),
       input: workflowInput,
       cluster: input.cluster,

@@ -1,4 +1,5 @@
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowName, WorkflowResult } from '../../contracts';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
 import type { StartRequest } from '../workflowRun';
@@ -13,8 +14,13 @@ const MiB = 1024 * 1024;
 
 // Like runWorkflowCommand, and with --wait also the bytes done of the running
 // copy, read from the streaming activity's heartbeats.
-export function runDataCommand<T>(ctx: CliContext, request: StartRequest, mode: { wait: boolean; json: boolean }, summarize: (r: T) => string[]): Promise<number> {
-  return runWorkflowCommand<T>(ctx, request, mode, summarize, printBytes);
+export function runDataCommand<N extends WorkflowName>(
+  ctx: CliContext,
+  request: StartRequest<N>,
+  mode: { wait: boolean; json: boolean },
+  summarize: (r: WorkflowResult<N>) => string[],
+): Promise<number> {
+  return runWorkflowCommand(ctx, request, mode, summarize, printBytes);
 }
 
 function printBytes(handle: WorkflowHandle, print: (line: string) => void): () => void {

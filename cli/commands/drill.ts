@@ -1,6 +1,5 @@
-import { RestoreDrillInput } from '../../common/automationInputs';
 import { compactUtc } from '../../common/names';
-import type { RestoreDrillResult } from '../../workflows/restoreDrill';
+import { DrillsWorkflow, RestoreDrillInput } from '../../contracts/drills';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -25,9 +24,9 @@ export async function drillCommand(ctx: CliContext, argv: string[]): Promise<num
     { cluster: '--cluster', target: '--target', components: '--component', storage: '--storage' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<RestoreDrillResult>(
+  return runWorkflowCommand(
     ctx,
-    { workflowType: 'restoreDrill', workflowId: `restore-drill-${input.cluster}-${compactUtc(new Date())}`, input: workflowInput, cluster: input.cluster, component: 'drill' },
+    { workflowType: DrillsWorkflow.drill, workflowId: `restore-drill-${input.cluster}-${compactUtc(new Date())}`, input: workflowInput, cluster: input.cluster, component: 'drill' },
     { wait: values.wait, json: values.json },
     (r) => [
       `drill ${r.cluster} -> ${r.target}: ${r.passed ? 'PASSED' : 'targets MISSED'}; RTO ${r.rtoSeconds.toFixed(1)} s (target ${r.rtoTargetSeconds} s)`,

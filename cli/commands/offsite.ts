@@ -1,6 +1,5 @@
-import type { OffsiteCopyResult } from '../../activities/offsite/offsiteCopy';
-import { CopyBackupOffsiteInput } from '../../common/automationInputs';
 import { compactUtc } from '../../common/names';
+import { CopyBackupOffsiteInput, OffsiteWorkflow } from '../../contracts/offsite';
 import { checkInput, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -21,9 +20,9 @@ export async function offsiteCommand(ctx: CliContext, argv: string[]): Promise<n
   );
   if (!input.to) throw new UsageError('--to: no off-site target (set offsite.target in the config or pass --to)');
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<OffsiteCopyResult>(
+  return runWorkflowCommand(
     ctx,
-    { workflowType: 'copyBackupOffsite', workflowId: `copy-offsite-${input.cluster}-${input.component}-${compactUtc(new Date())}`, input: workflowInput, cluster: input.cluster, component: input.component },
+    { workflowType: OffsiteWorkflow.copy, workflowId: `copy-offsite-${input.cluster}-${input.component}-${compactUtc(new Date())}`, input: workflowInput, cluster: input.cluster, component: input.component },
     { wait: values.wait, json: values.json },
     (r) => [`set ${r.setId} ${r.alreadyThere ? 'already on' : 'copied to'} ${r.to}: ${r.location} (${r.verification.artifactsChecked} artifacts verified)`],
   );

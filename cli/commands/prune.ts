@@ -1,6 +1,5 @@
-import { PruneBackupsInput } from '../../common/automationInputs';
 import { compactUtc } from '../../common/names';
-import type { PruneBackupsResult } from '../../workflows/pruneBackups';
+import { PruneBackupsInput, RetentionWorkflow } from '../../contracts/retention';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -25,9 +24,9 @@ export async function pruneCommand(ctx: CliContext, argv: string[]): Promise<num
     { storages: '--storage', clusters: '--cluster', components: '--component' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<PruneBackupsResult>(
+  return runWorkflowCommand(
     ctx,
-    { workflowType: 'pruneBackups', workflowId: `prune-backups-${compactUtc(new Date())}`, input: workflowInput, cluster: 'all', component: 'retention' },
+    { workflowType: RetentionWorkflow.prune, workflowId: `prune-backups-${compactUtc(new Date())}`, input: workflowInput, cluster: 'all', component: 'retention' },
     // A dry run is only useful with its answer.
     { wait: values.wait || input.dryRun, json: values.json },
     (r) => [

@@ -1,6 +1,5 @@
-import { RestoreConfigurationInput } from '../../common/configurationInputs';
 import { restoreConfigurationWorkflowId } from '../../common/workflowIds';
-import type { RestoreConfigurationResult } from '../../workflows/restoreConfiguration';
+import { ConfigurationWorkflow, RestoreConfigurationInput } from '../../contracts/configuration';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -39,10 +38,10 @@ export async function restoreConfigurationCommand(ctx: CliContext, argv: string[
     { cluster: '--cluster', from: '--from', sourceCluster: '--source-cluster', storage: '--storage', nodes: '--node' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<RestoreConfigurationResult>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'restoreConfiguration',
+      workflowType: ConfigurationWorkflow.restore,
       workflowId: restoreConfigurationWorkflowId(input.cluster, new Date()),
       input: workflowInput,
       cluster: input.cluster,

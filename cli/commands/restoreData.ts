@@ -1,6 +1,5 @@
-import { RestoreDataDirectoryInput } from '../../common/dataDirectoryInputs';
 import { restoreDataDirectoryWorkflowId } from '../../common/workflowIds';
-import type { RestoreDataDirectoryResult } from '../../workflows/restoreDataDirectory';
+import { DataDirectoryWorkflow, RestoreDataDirectoryInput } from '../../contracts/dataDirectory';
 import { checkInput, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 import { formatStopWindow, runDataCommand } from './dataProgress';
@@ -39,10 +38,10 @@ export async function restoreDataCommand(ctx: CliContext, argv: string[]): Promi
     { cluster: '--cluster', from: '--from', method: '--method', sourceCluster: '--source-cluster', storage: '--storage', nodes: '--node', downtimeLimitSeconds: '--downtime-limit' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runDataCommand<RestoreDataDirectoryResult>(
+  return runDataCommand(
     ctx,
     {
-      workflowType: 'restoreDataDirectory',
+      workflowType: DataDirectoryWorkflow.restore,
       workflowId: restoreDataDirectoryWorkflowId(input.cluster, new Date()),
       input: workflowInput,
       cluster: input.cluster,

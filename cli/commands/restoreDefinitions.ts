@@ -1,6 +1,5 @@
 import { restoreDefinitionsWorkflowId } from '../../common/workflowIds';
-import { RestoreDefinitionsInput } from '../../common/workflowInputs';
-import type { RestoreDefinitionsResult } from '../../workflows/restoreDefinitions';
+import { DefinitionsWorkflow, RestoreDefinitionsInput } from '../../contracts/definitions';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -35,10 +34,10 @@ export async function restoreDefinitionsCommand(ctx: CliContext, argv: string[])
     { cluster: '--cluster', from: '--from', sourceCluster: '--source-cluster', storage: '--storage', onConflict: '--on-conflict' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<RestoreDefinitionsResult>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'restoreDefinitions',
+      workflowType: DefinitionsWorkflow.restore,
       workflowId: restoreDefinitionsWorkflowId(input.cluster, new Date()),
       input: workflowInput,
       cluster: input.cluster,

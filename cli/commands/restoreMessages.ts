@@ -1,6 +1,5 @@
-import { RestoreMessagesInput } from '../../common/messageInputs';
 import { restoreMessagesWorkflowId } from '../../common/workflowIds';
-import type { RestoreMessagesResult } from '../../workflows/restoreMessages';
+import { MessagesWorkflow, RestoreMessagesInput } from '../../contracts/messages';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -43,9 +42,9 @@ export async function restoreMessagesCommand(ctx: CliContext, argv: string[]): P
   const workflowId = restoreMessagesWorkflowId(input.cluster, new Date());
   const stop = values.wait && !values.json ? watchMessageProgress(ctx, workflowId) : async () => undefined;
   try {
-    return await runWorkflowCommand<RestoreMessagesResult>(
+    return await runWorkflowCommand(
       ctx,
-      { workflowType: 'restoreMessages', workflowId, input: workflowInput, cluster: input.cluster, component: 'messages' },
+      { workflowType: MessagesWorkflow.restore, workflowId, input: workflowInput, cluster: input.cluster, component: 'messages' },
       { wait: values.wait, json: values.json },
       (r) => [
         `restored set ${r.setId} of ${r.sourceCluster} into ${r.cluster}: ${r.totals.published} published, ${r.totals.confirmed} confirmed`,

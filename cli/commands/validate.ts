@@ -1,5 +1,5 @@
-import { ValidateBackupsInput, type ValidationReport } from '../../common/automationInputs';
 import { compactUtc } from '../../common/names';
+import { ValidateBackupsInput, ValidationWorkflow } from '../../contracts/validation';
 import { checkInput, parseFlags } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -25,10 +25,10 @@ export async function validateCommand(ctx: CliContext, argv: string[]): Promise<
     { clusters: '--cluster', components: '--component', storage: '--storage', restoreInto: '--restore-into' },
   );
   const { retry: _retry, ...workflowInput } = input;
-  return runWorkflowCommand<ValidationReport>(
+  return runWorkflowCommand(
     ctx,
     {
-      workflowType: 'validateBackups',
+      workflowType: ValidationWorkflow.validate,
       workflowId: `validate-backups-${compactUtc(new Date())}`,
       input: workflowInput,
       cluster: input.clusters?.join(',') ?? 'all',

@@ -1,4 +1,4 @@
-import type { DrillReport } from '../../common/automationInputs';
+import type { DrillReport } from '../../contracts/drills';
 
 const minutes = (s: number | undefined) => (s === undefined ? 'n/a' : s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
 const hours = (s: number | undefined) => (s === undefined ? 'n/a' : `${(s / 3600).toFixed(2)} h`);

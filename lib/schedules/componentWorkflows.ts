@@ -1,6 +1,22 @@
-import { BUILT_IN_COMPONENT_WORKFLOWS } from '../../common/automationInputs';
 import { Component } from '../../common/names';
 import type { RabbitvaultConfig } from '../../config/schema';
+import type { WorkflowName } from '../../contracts';
+import { ConfigurationWorkflow } from '../../contracts/configuration';
+import { DataDirectoryWorkflow } from '../../contracts/dataDirectory';
+import { DefinitionsWorkflow } from '../../contracts/definitions';
+import { MessagesWorkflow } from '../../contracts/messages';
+
+// Workflows that back up and restore each component; config (componentWorkflows) may plug in others.
+const BUILT_IN_COMPONENT_WORKFLOWS: Record<Component, { backup: WorkflowName; restore?: WorkflowName; restoreInput?: Record<string, unknown> }> = {
+  // A test restore or drill target may already hold some of the entities: keep them and prove the rest.
+  definitions: { backup: DefinitionsWorkflow.backup, restore: DefinitionsWorkflow.restore, restoreInput: { onConflict: 'keep-target' } },
+  messages: { backup: MessagesWorkflow.backup, restore: MessagesWorkflow.restore },
+  // Restoring a data directory stops the target's nodes: validation and drills use it only when
+  // componentWorkflows["data-directory"].restore says so.
+  'data-directory': { backup: DataDirectoryWorkflow.backup },
+  // Restoring configuration rewrites files on the nodes (and restarts them with restart: true): likewise only by config.
+  configuration: { backup: ConfigurationWorkflow.backup },
+};
 
 export interface ComponentWorkflow {
   backup: string;

@@ -1,8 +1,12 @@
 import { z } from 'zod';
-import { ResourceName, SetRef } from './names';
-import { RetryInput } from './workflowInputs';
+import type { QueueBackup } from '../activities/messages/messagesBackup';
+import type { QueueRestore } from '../activities/messages/messagesRestore';
+import { ResourceName, SetRef } from '../common/names';
+import { retryField as retry } from './retry';
 
-const retry = RetryInput.default(RetryInput.parse({}));
+// Workflow type names: recorded in every history and schedule, never renamed.
+export const MessagesWorkflow = { backup: 'backupMessages', restore: 'restoreMessages' } as const;
+
 // A step that stops heartbeating this long is presumed dead and retried from its checkpoint.
 const heartbeatTimeoutSeconds = z.number().positive().max(3600).default(30);
 
@@ -30,6 +34,31 @@ export const BackupMessagesInput = z
   .strict();
 export type BackupMessagesInput = z.input<typeof BackupMessagesInput>;
 
+export interface QueueReconciliation {
+  vhost: string;
+  queue: string;
+  mode: QueueBackup['mode'];
+  depthAtStart: number;
+  captured: number;
+  bytes: number;
+  segments: number;
+  difference: number;
+  endedBy: QueueBackup['endedBy'];
+  note?: string;
+}
+
+export interface BackupMessagesResult {
+  cluster: string;
+  setId: string;
+  storage: string;
+  location: string;
+  mode: 'copy' | 'drain';
+  rabbitmqVersion: string | null;
+  totals: { queues: number; messages: number; bytes: number; depthAtStart: number; difference: number };
+  // Captured vs queue depth at the start, per queue: differences are reported, not hidden.
+  queues: QueueReconciliation[];
+}
+
 export const RestoreMessagesInput = z
   .object({
     cluster: ResourceName,
@@ -51,3 +80,17 @@ export const RestoreMessagesInput = z
   })
   .strict();
 export type RestoreMessagesInput = z.input<typeof RestoreMessagesInput>;
+
+export interface RestoreMessagesResult {
+  cluster: string;
+  sourceCluster: string;
+  setId: string;
+  location: string;
+  totals: { queues: number; messages: number; published: number; confirmed: number };
+  queues: QueueRestore[];
+}
+
+export interface MessagesContracts {
+  [MessagesWorkflow.backup]: { input: BackupMessagesInput; result: BackupMessagesResult };
+  [MessagesWorkflow.restore]: { input: RestoreMessagesInput; result: RestoreMessagesResult };
+}

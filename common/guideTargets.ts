@@ -1,0 +1,18 @@
+import type { Component } from './names';
+
+// The guide's "RTO/RPO Targets" table, in seconds; a drill compares against it.
+export const GUIDE_TARGETS: Record<Component | 'full', { scenario: string; rtoSeconds: number; rpoSeconds: number }> = {
+  definitions: { scenario: 'Definitions restore', rtoSeconds: 15 * 60, rpoSeconds: 6 * 3600 },
+  messages: { scenario: 'Messages restore', rtoSeconds: 2 * 3600, rpoSeconds: 24 * 3600 },
+  configuration: { scenario: 'Configuration restore', rtoSeconds: 10 * 60, rpoSeconds: 24 * 3600 },
+  'data-directory': { scenario: 'Mnesia database restore', rtoSeconds: 30 * 60, rpoSeconds: 24 * 3600 },
+  full: { scenario: 'Full disaster recovery', rtoSeconds: 3600, rpoSeconds: 24 * 3600 },
+};
+
+// The guide's validation checklist, per component; config may override.
+export const DEFAULT_VALIDATION: Record<Component, { minBytes: number; requiredArtifacts: string[] }> = {
+  definitions: { minBytes: 64, requiredArtifacts: ['definitions.json'] },
+  messages: { minBytes: 1, requiredArtifacts: [] },
+  configuration: { minBytes: 1, requiredArtifacts: [] },
+  'data-directory': { minBytes: 1, requiredArtifacts: [] },
+};
