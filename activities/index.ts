@@ -1,5 +1,5 @@
 import { createBackupSetActivities } from './backupSets/backupSets';
-import { createConfigurationActivities } from './configuration/configuration';
+import { createConfigurationActivities, createKubernetesConfigurationActivities } from './configuration';
 import { createDefinitionsBackupActivities } from './definitions/definitionsBackup';
 import { createDefinitionsRestoreActivities } from './definitions/definitionsRestore';
 import type { ActivityDeps } from './deps';
@@ -7,7 +7,6 @@ import { createDrillActivities } from './drills/drill';
 import { createOffsiteActivities } from './offsite/offsiteCopy';
 import { createRetentionActivities } from './retention/retentionPrune';
 import { createValidationActivities } from './validation/validation';
-import { createKubernetesConfigurationActivities } from './configuration/kubernetesConfiguration';
 import { createMessageActivities } from './messages';
 import { createNodeActivities } from './dataDirectory/index';
 

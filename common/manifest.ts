@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { Component, ResourceName, SetId } from './names';
 
-export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
 
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');

@@ -24,7 +24,3 @@ export function compactUtc(date: Date): string {
 export function newSetId(date: Date, randomHex: string): SetId {
   return `${compactUtc(date)}-${randomHex.replace(/-/g, '').slice(0, 8)}`;
 }
-
-export function setPrefix(cluster: string, component: Component, setId: string): string {
-  return `${cluster}/${component}/${setId}`;
-}

@@ -14,10 +14,10 @@ import { RestoreWatch, restoreReading } from '../lib/retention/restoresInUse';
 import { VerificationCache, verdictKey } from '../lib/retention/verificationCache';
 import type { StorageBackend } from '../lib/storage/backend';
 import { storageOpener } from '../lib/storage/openStorage';
-import { MANIFEST_FILE } from '../common/manifest';
+import { MANIFEST_FILE } from '../common/backupSetLayout';
 import { compactUtc } from '../common/names';
 import { RabbitvaultConfig } from '../config/schema';
-import type { PruneBackupsResult } from '../workflows/pruneBackups';
+import type { PruneBackupsResult } from '../contracts/retention';
 import {
   ARTIFACT,
   flipArtifactByte,

@@ -1,8 +1,9 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { CapturedNodeConfiguration } from '../activities/configuration/configuration';
+import type { CapturedNodeConfiguration } from '../activities/configuration/configurationBackup';
 import type { ConfigurationDetails } from '../common/configurationDetails';
 import { BackupConfigurationInput } from '../common/configurationInputs';
-import { newSetId, setPrefix } from '../common/names';
+import { setPrefix } from '../common/backupSetLayout';
+import { newSetId } from '../common/names';
 import { nodeActivities } from './toolkit/saga';
 import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
 

@@ -1,5 +1,5 @@
 import { CancellationScope } from '@temporalio/workflow';
-import type { KubernetesRestorePlan } from '../activities/configuration/kubernetesConfiguration';
+import type { KubernetesRestorePlan } from '../lib/kubernetes/configMap';
 import type { KubernetesConfigurationDetails } from '../common/configurationDetails';
 import { describe } from './toolkit/saga';
 import { explainFailure, type activitiesWithRetry } from './toolkit/support';

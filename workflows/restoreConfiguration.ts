@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { PlannedConfigFile } from '../activities/configuration/configuration';
-import type { KubernetesRestorePlan } from '../activities/configuration/kubernetesConfiguration';
+import type { PlannedConfigFile } from '../activities/configuration/configurationRestore';
+import type { KubernetesRestorePlan } from '../lib/kubernetes/configMap';
 import { ConfigurationDetails, type NodeConfigFile } from '../common/configurationDetails';
 import { RestoreConfigurationInput } from '../common/configurationInputs';
 import { FailureType } from '../common/failures';

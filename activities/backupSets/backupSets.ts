@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { Manifest, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
+import { artifactKey, manifestKey } from '../../common/backupSetLayout';
+import { Manifest, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import type { ActivityDeps } from '../deps';
 import { resolveSet } from '../../lib/backupSets/catalog';
@@ -21,16 +22,17 @@ export function createBackupSetActivities(deps: ActivityDeps) {
     async writeManifest(input: { storage?: string; prefix: string; manifest: ManifestDraft }): Promise<{ location: string }> {
       const { backend } = deps.openStorage(input.storage);
       for (const artifact of input.manifest.artifacts) {
-        const stored = await backend.stat(`${input.prefix}/${artifact.name}`);
+        const key = artifactKey(input.prefix, artifact.name);
+        const stored = await backend.stat(key);
         if (stored?.size !== artifact.size) {
           throw ApplicationFailure.create({
-            message: `artifact ${artifact.name} at ${backend.locate(`${input.prefix}/${artifact.name}`)} is ${stored ? `${stored.size} bytes, expected ${artifact.size}` : 'missing'}`,
+            message: `artifact ${artifact.name} at ${backend.locate(key)} is ${stored ? `${stored.size} bytes, expected ${artifact.size}` : 'missing'}`,
             type: FailureType.StorageError,
           });
         }
       }
       const manifest = Manifest.parse({ ...input.manifest, schemaVersion: MANIFEST_SCHEMA_VERSION, toolVersion: deps.toolVersion });
-      await backend.put(`${input.prefix}/${MANIFEST_FILE}`, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
+      await backend.put(manifestKey(input.prefix), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
         contentType: 'application/json',
       });
       return { location: backend.locate(input.prefix) };

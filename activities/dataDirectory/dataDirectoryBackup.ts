@@ -1,23 +1,17 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { DataDirectoryMethod } from '../../common/dataDirectoryInputs';
+import { dataDirectoryArtifact, RESTIC_SNAPSHOT_FILE, resticSetTags, setKeyParts } from '../../common/backupSetLayout';
+import type { DataDirectoryMethod } from '../../common/dataDirectoryMethod';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
-import { ARCHIVE_CONTENT_TYPE, ARCHIVE_EXTENSION, compressor } from '../../lib/archive/compression';
+import { ARCHIVE_CONTENT_TYPE, compressor } from '../../lib/archive/compression';
 import { HashingCounter } from '../../lib/storage/hashingCounter';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
 import { Restic } from '../../lib/restic/restic';
-import { RESTIC_POINTER_SUFFIX, resticRepository } from '../../lib/restic/repository';
-import { configuredNodes, nodeConfig, rabbitNode } from '../../lib/nodeAccess/hosts';
+import { resticRepository } from '../../lib/restic/repository';
+import { configuredNodes, nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
 import { streamWatch } from './streaming';
-
-export interface NodeRef {
-  cluster: string;
-  node: string;
-}
 
 export interface StreamedDataDirectory {
   artifact: Artifact;
@@ -26,11 +20,6 @@ export interface StreamedDataDirectory {
   restic?: { repository: string; snapshotId: string; dataAdded: number; file: string };
 }
 
-// Artifact names: one per node in the set (node names hold no slash).
-export function artifactName(node: string, method: DataDirectoryMethod): string {
-  return method === 'archive' ? `${node}${ARCHIVE_EXTENSION}` : `${node}${RESTIC_POINTER_SUFFIX}`;
-}
-export const RESTIC_FILE = 'data-directory.tar';
 
 export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
   return {
@@ -88,12 +77,13 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
         if (input.method === 'restic') {
           const repository = resticRepository(deps.config, input.storage);
           const restic = new Restic(repository);
-          const summary = await restic.backupStdin(tarStream, { filename: RESTIC_FILE, host: input.node, tags: [`cluster=${input.cluster}`, `set=${input.prefix.split('/').pop()}`] });
-          const record = { repository: repository.location, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded, file: `/${RESTIC_FILE}` };
+          const setId = setKeyParts(input.prefix)?.setId ?? input.prefix;
+          const summary = await restic.backupStdin(tarStream, { filename: RESTIC_SNAPSHOT_FILE, host: input.node, tags: resticSetTags(input.cluster, setId) });
+          const record = { repository: repository.location, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded, file: `/${RESTIC_SNAPSHOT_FILE}` };
           const { backend } = deps.openStorage(input.storage);
           const tarSha256 = counter.sha256();
           const body = Buffer.from(`${JSON.stringify({ ...record, tarBytes: counter.bytes, tarSha256 }, null, 2)}\n`);
-          const artifact = await storeArtifact(backend, input.prefix, artifactName(input.node, 'restic'), body, 'application/json');
+          const artifact = await storeArtifact(backend, input.prefix, dataDirectoryArtifact(input.node, 'restic'), body, 'application/json');
           return { artifact, tarBytes: counter.bytes, tarSha256, restic: record };
         }
         const { backend } = deps.openStorage(input.storage);
@@ -101,7 +91,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
         counter.on('error', (error) => compress.destroy(error));
         const compressed = tarStream.pipe(compress);
         watch.watch(tar, counter, compress);
-        const artifact = await storeArtifact(backend, input.prefix, artifactName(input.node, 'archive'), compressed, ARCHIVE_CONTENT_TYPE).catch(
+        const artifact = await storeArtifact(backend, input.prefix, dataDirectoryArtifact(input.node, 'archive'), compressed, ARCHIVE_CONTENT_TYPE).catch(
           (error: unknown) => {
             throw error instanceof ApplicationFailure
               ? error
@@ -114,13 +104,4 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
       }
     },
   };
-}
-
-// Drains a stream (used where only the side effects of the pipeline matter).
-export async function drain(stream: Readable): Promise<void> {
-  await pipeline(stream, async (source: AsyncIterable<Buffer>) => {
-    for await (const _chunk of source) {
-      // nothing to keep
-    }
-  });
 }

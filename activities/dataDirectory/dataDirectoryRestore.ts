@@ -1,39 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
-import { Restic } from '../../lib/restic/restic';
-import { resticRepository } from '../../lib/restic/repository';
-import type { TarSummary } from '../../lib/archive/tarGuard';
-import { archiveFailure, openNodeTar, type NodeArtifactRef } from '../../lib/dataDirectory/artifactReader';
-import { drain, type NodeRef } from './dataDirectoryBackup';
-import { nodeConfig, rabbitNode } from '../../lib/nodeAccess/hosts';
+import { readNodeTar, type NodeArtifactRef } from '../../lib/dataDirectory/artifactReader';
+import { nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { QueueFacts } from '../../lib/nodeAccess/rabbitNode';
 import { streamWatch } from './streaming';
 
 export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
   return {
-    // Reads the whole artifact: checksums, decompression, and every tar entry
-    // checked for safety. Used after a backup and before a restore stops anything.
-    async verifyDataDirectoryArtifact(input: NodeArtifactRef & { node: string; resticCheck?: boolean }): Promise<{ summary: TarSummary; tarBytes: number }> {
-      const watch = streamWatch(`verifying ${input.artifact.name}`);
-      try {
-        if (input.method === 'restic' && input.resticCheck) await new Restic(resticRepository(deps.config, input.storage)).check();
-        let bytes = 0;
-        const opened = await openNodeTar(deps, input, (b) => {
-          bytes = b;
-          watch.onBytes(b);
-        });
-        watch.watch(opened.tar);
-        await drain(opened.tar).catch((error: unknown) => {
-          throw archiveFailure(error, `backup of ${input.node} (${input.artifact.name}) is refused`);
-        });
-        opened.check();
-        return { summary: opened.guard.summary, tarBytes: bytes };
-      } finally {
-        watch.done();
-      }
-    },
-
     // With the app stopped: current data directory moved aside (kept until the
     // restore succeeded), the backup extracted in its place, ownership restored.
     // Idempotent, so a retry after a crash starts the extraction over.
@@ -49,24 +23,16 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
       }
       await node.fs(['mkdir', '-p', input.dataDirectory]);
       const watch = streamWatch(`restoring the data directory of ${input.node}`, input.artifact.size);
-      let bytes = 0;
+      let tarBytes: number;
       try {
-        const opened = await openNodeTar(deps, input, (b) => {
-          bytes = b;
-          watch.onBytes(b);
-        });
-        watch.watch(opened.tar);
-        await node.tarIn(input.dataDirectory, opened.tar).catch((error: unknown) => {
-          throw archiveFailure(error, `backup of ${input.node} (${input.artifact.name}) is refused`);
-        });
-        opened.check();
+        ({ tarBytes } = await readNodeTar(deps, input, input.node, (tar) => node.tarIn(input.dataDirectory, tar), watch));
       } finally {
         watch.done();
       }
       const configuredOwner = nodeConfig(deps.config, input.cluster, input.node).access.owner;
       const owner = configuredOwner ?? ((await node.exists(input.asidePath)) ? (await node.fs(['stat', '-c', '%u:%g', input.asidePath])).trim() : undefined);
       if (owner) await node.fs(['chown', '-R', owner, input.dataDirectory]);
-      return { tarBytes: bytes };
+      return { tarBytes };
     },
 
     // Compensation: the data directory as it was before the restore.

@@ -3,8 +3,7 @@ import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
-import type { NodeRef } from './dataDirectoryBackup';
-import { hostFor, nodeConfig } from '../../lib/nodeAccess/hosts';
+import { hostFor, nodeConfig, type NodeRef } from '../../lib/nodeAccess/hosts';
 import { assertStaging, NotStaging, preCopy, removeStaging, stagingLayout, syncDelta, treeBytes, type DeltaResult, type PreCopyResult } from '../../lib/dataDirectory/stagedCopy';
 import { streamWatch } from './streaming';
 

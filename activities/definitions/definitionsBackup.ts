@@ -1,12 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
-import { setPrefix } from '../../common/names';
+import { DEFINITIONS_ARTIFACT, setPrefix } from '../../common/backupSetLayout';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
 import { countDefinitions, InvalidDefinitions, parseDefinitions, type DefinitionsCounts } from '../../lib/definitions/model';
-
-export const DEFINITIONS_ARTIFACT = 'definitions.json';
 
 export interface ExportedDefinitions {
   storage: string;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { artifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { readSmallObject } from '../../lib/backupSets/artifacts';
@@ -19,7 +20,7 @@ export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
   // size, and never more than any real definitions file is.
   async function readVerifiedArtifact(source: DefinitionsSource): Promise<Buffer> {
     const { backend } = deps.openStorage(source.storage);
-    const key = `${source.prefix}/${source.artifact.name}`;
+    const key = artifactKey(source.prefix, source.artifact.name);
     const bytes = await readSmallObject(backend, key, Math.min(source.artifact.size, MAX_DEFINITIONS_BYTES));
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== source.artifact.sha256) {

@@ -1,7 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { DRILLS_FOLDER, GUIDE_TARGETS, type DrillReport } from '../../common/automationInputs';
+import { GUIDE_TARGETS } from '../../common/guideTargets';
+import type { DrillReport } from '../../contracts/drills';
+import { REPORT_FILES, reportFolder, reportKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
-import { compactUtc, Component } from '../../common/names';
+import { Component } from '../../common/names';
 import { listSets } from '../../lib/backupSets/catalog';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
@@ -45,10 +47,12 @@ export function createDrillActivities(deps: ActivityDeps) {
     // report.json and report.md beside the backups: <cluster>/drills/<UTC>/.
     async storeDrillReport(input: { storage: string; report: DrillReport }): Promise<{ json: string; markdown: string }> {
       const { backend } = deps.openStorage(input.storage);
-      const base = `${input.report.cluster}/${DRILLS_FOLDER}/${compactUtc(new Date(input.report.startedAt))}`;
-      await backend.put(`${base}/report.json`, Buffer.from(`${JSON.stringify(input.report, null, 2)}\n`), { contentType: 'application/json' });
-      await backend.put(`${base}/report.md`, Buffer.from(drillMarkdown(input.report)), { contentType: 'text/markdown' });
-      return { json: backend.locate(`${base}/report.json`), markdown: backend.locate(`${base}/report.md`) };
+      const folder = reportFolder(input.report.cluster, 'drills', new Date(input.report.startedAt));
+      const json = reportKey(folder, REPORT_FILES.json);
+      const markdown = reportKey(folder, REPORT_FILES.markdown);
+      await backend.put(json, Buffer.from(`${JSON.stringify(input.report, null, 2)}\n`), { contentType: 'application/json' });
+      await backend.put(markdown, Buffer.from(drillMarkdown(input.report)), { contentType: 'text/markdown' });
+      return { json: backend.locate(json), markdown: backend.locate(markdown) };
     },
   };
 }

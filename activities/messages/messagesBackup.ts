@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
-import { setPrefix } from '../../common/names';
+import { ackMarkKey, artifactKey, QUEUES_ARTIFACT, segmentName, setPrefix } from '../../common/backupSetLayout';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
@@ -11,12 +11,7 @@ import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
 import { copyRefusal, QueueDeclaration, selectQueues } from '../../lib/messages/queueCatalog';
 import { DRAIN_SEGMENT_MESSAGES, readQueue } from '../../lib/messages/queueReader';
 import { listQueueSegments, scanSegment, segmentRefusal } from '../../lib/messages/storedSegments';
-import { OpenSegment, segmentName, StoredSegment } from '../../lib/messages/segmentWriter';
-
-export const QUEUES_ARTIFACT = 'queues.json';
-// Drain: empty objects beside a segment, written just before its ack is sent
-// and once the broker has processed it.
-export const ACK_MARKS = { sending: '.ack-sending', done: '.ack-done' } as const;
+import { OpenSegment, StoredSegment } from '../../lib/messages/segmentWriter';
 
 const count = z.number().int().nonnegative();
 
@@ -130,8 +125,8 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
           const known = previous?.segments.find((s) => s.artifact.name === name);
           const last = i === existing.length - 1;
           const scanned = known ? { ...known, fingerprints: [] } : await scanOwnSegment(backend, prefix, name, last);
-          if (last && !known && !(await backend.stat(`${prefix}/${name}${ACK_MARKS.done}`))) {
-            if (await backend.stat(`${prefix}/${name}${ACK_MARKS.sending}`)) mayRepeat = `the worker stopped while acking segment ${name}: if that ack did not reach the broker, up to ${scanned.messages} of its messages were stored twice (never lost)`;
+          if (last && !known && !(await backend.stat(ackMarkKey(prefix, name, 'done')))) {
+            if (await backend.stat(ackMarkKey(prefix, name, 'sending'))) mayRepeat = `the worker stopped while acking segment ${name}: if that ack did not reach the broker, up to ${scanned.messages} of its messages were stored twice (never lost)`;
             else uncertain = scanned.fingerprints;
           }
           segments.push({ artifact: scanned.artifact, messages: scanned.messages, bodyBytes: scanned.bodyBytes });
@@ -177,7 +172,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             idleMs: input.idleSeconds * 1000,
             segmentBytes: input.segmentMiB * 1024 * 1024,
             uncertain,
-            markAck: (stored, phase) => backend.put(`${prefix}/${stored.artifact.name}${ACK_MARKS[phase]}`, Buffer.alloc(0)),
+            markAck: (stored, phase) => backend.put(ackMarkKey(prefix, stored.artifact.name, phase), Buffer.alloc(0)),
             openSegment: () => new OpenSegment(backend, prefix, input.queueIndex, nextIndex++),
             onStored: (s) => {
               segments.push(s);
@@ -237,6 +232,6 @@ async function streamLength(deps: ActivityDeps, cluster: string, queue: QueueDec
 async function removeStale(backend: Parameters<typeof listQueueSegments>[0], prefix: string, queueIndex: number, keep: number): Promise<void> {
   const keepNames = new Set(Array.from({ length: keep }, (_, i) => segmentName(queueIndex, i)));
   for (const name of await listQueueSegments(backend, prefix, queueIndex)) {
-    if (!keepNames.has(name)) await backend.delete(`${prefix}/${name}`);
+    if (!keepNames.has(name)) await backend.delete(artifactKey(prefix, name));
   }
 }

@@ -6,13 +6,14 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConfirmChannel } from 'amqplib';
+import { artifactKey, QUEUES_ARTIFACT } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../../lib/storage/backend';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
 import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
-import { QUEUES_ARTIFACT, QueueIndex, type QueueBackup } from './messagesBackup';
+import { QueueIndex, type QueueBackup } from './messagesBackup';
 import { publishOptionsWithRawProperties } from '../../lib/rabbitmq/rawProperties';
 import { checkStoredSegment, segmentRefusal, spooledRecords, spoolStoredSegment } from '../../lib/messages/storedSegments';
 import type { StoredSegment } from '../../lib/messages/segmentWriter';
@@ -45,7 +46,7 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
     async readQueueIndex(input: { storage: string; prefix: string; sha256: string }): Promise<QueueBackup[]> {
       const { backend } = deps.openStorage(input.storage);
       const source = { set: input.prefix, artifact: QUEUES_ARTIFACT };
-      const bytes = await readAtMost(backend, `${input.prefix}/${QUEUES_ARTIFACT}`, MAX_INDEX_BYTES + 1);
+      const bytes = await readAtMost(backend, artifactKey(input.prefix, QUEUES_ARTIFACT), MAX_INDEX_BYTES + 1);
       if (bytes.length <= MAX_INDEX_BYTES && createHash('sha256').update(bytes).digest('hex') !== input.sha256) {
         throw refuseUntrusted(source, 'changed in storage since the set was verified', FailureType.SegmentCorrupt);
       }

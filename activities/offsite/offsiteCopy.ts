@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { MANIFEST_FILE } from '../../common/manifest';
+import { artifactKey, manifestKey } from '../../common/backupSetLayout';
 import type { Component } from '../../common/names';
 import { readSmallObject, storeArtifact } from '../../lib/backupSets/artifacts';
 import { readManifest, resolveSet } from '../../lib/backupSets/catalog';
@@ -45,16 +45,16 @@ export function createOffsiteActivities(deps: ActivityDeps) {
         throw ApplicationFailure.create({ message: `off-site target "${to}" is the source itself`, type: FailureType.InvalidInput, nonRetryable: true });
       }
       const { prefix, manifest } = await resolveSet(source.backend, input.cluster, input.component, input.set);
-      const manifestBytes = await readSmallObject(source.backend, `${prefix}/${MANIFEST_FILE}`);
-      const existing = await target.backend.stat(`${prefix}/${MANIFEST_FILE}`);
-      const alreadyThere = existing !== null && (await readSmallObject(target.backend, `${prefix}/${MANIFEST_FILE}`)).equals(manifestBytes);
+      const manifestBytes = await readSmallObject(source.backend, manifestKey(prefix));
+      const existing = await target.backend.stat(manifestKey(prefix));
+      const alreadyThere = existing !== null && (await readSmallObject(target.backend, manifestKey(prefix))).equals(manifestBytes);
       let bytesCopied = 0;
       if (!alreadyThere) {
         // A different manifest at the target would make a torn mix: replace it last, remove it first.
-        if (existing) await target.backend.delete(`${prefix}/${MANIFEST_FILE}`);
+        if (existing) await target.backend.delete(manifestKey(prefix));
         for (const artifact of manifest.artifacts) {
           heartbeat({ artifact: artifact.name, bytesCopied });
-          const copied = await storeArtifact(target.backend, prefix, artifact.name, await source.backend.get(`${prefix}/${artifact.name}`), artifact.contentType);
+          const copied = await storeArtifact(target.backend, prefix, artifact.name, await source.backend.get(artifactKey(prefix, artifact.name)), artifact.contentType);
           if (copied.sha256 !== artifact.sha256 || copied.size !== artifact.size) {
             throw ApplicationFailure.create({
               message: `artifact ${artifact.name} of set ${manifest.setId} read from ${source.backend.locate(prefix)} does not match its manifest (SHA-256 ${copied.sha256}): the source is damaged, nothing copied off-site is marked complete`,
@@ -64,13 +64,13 @@ export function createOffsiteActivities(deps: ActivityDeps) {
           }
           bytesCopied += copied.size;
         }
-        await target.backend.put(`${prefix}/${MANIFEST_FILE}`, manifestBytes, { contentType: 'application/json' });
+        await target.backend.put(manifestKey(prefix), manifestBytes, { contentType: 'application/json' });
       }
       heartbeat({ verifying: prefix });
       const verification = await verifySet(target.backend, prefix, await readManifest(target.backend, prefix));
       if (!verification.ok) {
         // Incomplete again, so the retry copies anew instead of trusting the damaged copy.
-        await target.backend.delete(`${prefix}/${MANIFEST_FILE}`);
+        await target.backend.delete(manifestKey(prefix));
         throw ApplicationFailure.create({
           message: `off-site copy of set ${manifest.setId} at ${target.backend.locate(prefix)} failed verification: ${verification.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ')}`,
           type: FailureType.ManifestChecksumMismatch,

@@ -1,5 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
-import { Manifest, MANIFEST_FILE } from '../../common/manifest';
+import { artifactKey, manifestKey, MANIFEST_FILE, setPrefix } from '../../common/backupSetLayout';
+import { Manifest } from '../../common/manifest';
 import { parseUntrustedJson } from '../../common/untrusted';
 import { readSmallObject } from '../../lib/backupSets/artifacts';
 import type { SetLocation } from '../../lib/backupSets/catalog';
@@ -25,14 +26,14 @@ export async function verifyForRetention(
   now: Date,
   fresh = false,
 ): Promise<Verdict> {
-  const manifestKey = `${set.prefix}/${MANIFEST_FILE}`;
+  const manifestAt = manifestKey(set.prefix);
   const damaged = (problem: string): Verdict => ({ restorable: false, problem, verifiedAt: now.toISOString(), cached: false });
-  const stat = await backend.stat(manifestKey);
+  const stat = await backend.stat(manifestAt);
   if (!stat) return damaged(`${MANIFEST_FILE} disappeared while retention read it`);
   if (stat.size > MAX_MANIFEST_BYTES) return damaged(`${MANIFEST_FILE} is ${stat.size} bytes, more than ${MAX_MANIFEST_BYTES}`);
   let bytes: Buffer;
   try {
-    bytes = await readSmallObject(backend, manifestKey, MAX_MANIFEST_BYTES);
+    bytes = await readSmallObject(backend, manifestAt, MAX_MANIFEST_BYTES);
   } catch (error) {
     if (error instanceof StorageObjectNotFound) return damaged(`${MANIFEST_FILE} disappeared while retention read it`);
     throw error;
@@ -44,7 +45,7 @@ export async function verifyForRetention(
     return damaged((error as Error).message);
   }
   if (manifest.cluster !== set.cluster || manifest.component !== set.component || manifest.setId !== set.setId) {
-    return damaged(`${MANIFEST_FILE} describes ${manifest.cluster}/${manifest.component}/${manifest.setId}, not the folder it lies in`);
+    return damaged(`${MANIFEST_FILE} describes ${setPrefix(manifest.cluster, manifest.component, manifest.setId)}, not the folder it lies in`);
   }
   const key = verdictKey(storage, backend.locate(set.prefix), bytes);
   const known = fresh ? undefined : cache.lookup(key, now);
@@ -66,7 +67,7 @@ export async function verifyForRetention(
 
 async function sizesMatch(backend: StorageBackend, prefix: string, manifest: Manifest): Promise<boolean> {
   for (const artifact of manifest.artifacts) {
-    if ((await backend.stat(`${prefix}/${artifact.name}`))?.size !== artifact.size) return false;
+    if ((await backend.stat(artifactKey(prefix, artifact.name)))?.size !== artifact.size) return false;
   }
   return true;
 }

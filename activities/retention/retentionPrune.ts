@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import { MANIFEST_FILE } from '../../common/manifest';
-import { Component, ResourceName, SetId, setPrefix } from '../../common/names';
+import { isSetPrefix, manifestKey, RESTIC_POINTER_SUFFIX, resticSetOfTags, resticSetTags, setKeyParts, setPrefix, setsFolder } from '../../common/backupSetLayout';
+import { Component, ResourceName, SetId } from '../../common/names';
 import { listSetFolders, type NotASet, type SetLocation } from '../../lib/backupSets/catalog';
-import { RESTIC_POINTER_SUFFIX, resticRepository } from '../../lib/restic/repository';
+import { resticRepository } from '../../lib/restic/repository';
 import { Restic } from '../../lib/restic/restic';
 import { storageTarget } from '../../lib/storage/openStorage';
 import type { ActivityDeps } from '../deps';
@@ -55,7 +55,10 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       const wanted = (cluster: string, component: string) => (!input.clusters || input.clusters.includes(cluster)) && (!input.components || input.components.includes(component));
       const folders = await listSetFolders(backend);
       const sets: RetentionCandidate[] = folders.sets.filter((s) => wanted(s.cluster, s.component));
-      const notSets = folders.notSets.filter((n) => wanted(...(n.prefix.split('/') as [string, string])));
+      const notSets = folders.notSets.filter((n) => {
+        const parts = setKeyParts(n.prefix);
+        return parts !== undefined && wanted(parts.cluster, parts.component);
+      });
       const orphans = !input.components || input.components.includes('data-directory') ? await resticOrphans(deps, input.storage, sets, wanted) : [];
       sets.push(...orphans);
       const groups = new Map<string, typeof sets>();
@@ -121,7 +124,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       // One listing per <cluster>/<component>/, not one per set: listings cost the whole folder.
       const byParent = new Map<string, string[]>();
       for (const prefix of input.prefixes.filter(isSetPrefix)) {
-        const parent = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+        const parent = setsFolder(setKeyParts(prefix));
         byParent.set(parent, [...(byParent.get(parent) ?? []), prefix]);
       }
       let objects = 0;
@@ -129,8 +132,8 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       for (const [parent, prefixes] of byParent) {
         const keys = new Map<string, string[]>();
         for (const object of await backend.list(parent)) {
-          const setPrefix = object.key.split('/').slice(0, 3).join('/');
-          keys.set(setPrefix, [...(keys.get(setPrefix) ?? []), object.key]);
+          const set = setKeyParts(object.key)?.prefix ?? object.key;
+          keys.set(set, [...(keys.get(set) ?? []), object.key]);
         }
         for (const prefix of prefixes) {
           if (deleted.length % 50 === 0) heartbeat({ prefix, setsDeleted: deleted.length, resticSnapshotsForgotten });
@@ -139,16 +142,16 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
             skippedInUse.push({ prefix, workflowId: reader.workflowId });
             continue;
           }
-          const manifest = `${prefix}/${MANIFEST_FILE}`;
+          const manifest = manifestKey(prefix);
           await backend.delete(manifest);
-          const [cluster, component, setId] = prefix.split('/');
+          const { cluster, component, setId } = setKeyParts(prefix)!;
           const setKeys = keys.get(prefix) ?? [];
           // Pointer objects (<node>.restic.json) go last: a retry after the forget still sees a restic set, and prunes.
           const pointers = setKeys.filter((key) => key.endsWith(RESTIC_POINTER_SUFFIX));
           if (restic && component === 'data-directory') {
             if (await copiedElsewhere(deps, name, prefix)) resticSetsKeptForCopies.push(prefix);
             else {
-              const snapshots = await restic.snapshots({ tags: [`cluster=${cluster}`, `set=${setId}`] });
+              const snapshots = await restic.snapshots({ tags: resticSetTags(cluster, setId) });
               await restic.forget(snapshots.map((snapshot) => snapshot.id));
               if (snapshots.length || pointers.length) resticSets += 1;
               resticSnapshotsForgotten += snapshots.length;
@@ -192,9 +195,7 @@ async function resticOrphans(deps: ActivityDeps, storage: string, sets: SetLocat
   const known = new Set(sets.map((s) => s.prefix));
   const orphans: SetLocation[] = [];
   for (const snapshot of await restic.snapshots()) {
-    const tag = (key: string) => snapshot.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
-    const cluster = tag('cluster');
-    const setId = tag('set');
+    const { cluster, setId } = resticSetOfTags(snapshot.tags);
     // Only what our own backups tag; anything else in the repository is not ours to judge.
     if (!cluster || !setId || !ResourceName.safeParse(cluster).success || !SetId.safeParse(setId).success || !wanted(cluster, 'data-directory')) continue;
     const prefix = setPrefix(cluster, 'data-directory', setId);
@@ -211,18 +212,12 @@ async function resticOrphans(deps: ActivityDeps, storage: string, sets: SetLocat
 async function copiedElsewhere(deps: ActivityDeps, storage: string, prefix: string): Promise<boolean> {
   for (const other of Object.keys(deps.config.storage.targets).filter((n) => n !== storage)) {
     try {
-      if (await deps.openStorage(other).backend.stat(`${prefix}/${MANIFEST_FILE}`)) return true;
+      if (await deps.openStorage(other).backend.stat(manifestKey(prefix))) return true;
     } catch {
       return true;
     }
   }
   return false;
-}
-
-// Only <cluster>/<component>/<set id>: a prefix from anywhere else is never deleted.
-function isSetPrefix(prefix: string): boolean {
-  const parts = prefix.split('/');
-  return parts.length === 3 && ResourceName.safeParse(parts[0]).success && Component.safeParse(parts[1]).success && SetId.safeParse(parts[2]).success;
 }
 
 // The storage target's restic repository, when it has one to clean (a restic password set and the repository created).

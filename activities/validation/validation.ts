@@ -1,5 +1,7 @@
-import { DEFAULT_VALIDATION, GUIDE_TARGETS, VALIDATIONS_FOLDER, type ComponentValidation, type ValidationReport } from '../../common/automationInputs';
-import { compactUtc, Component } from '../../common/names';
+import { DEFAULT_VALIDATION, GUIDE_TARGETS } from '../../common/guideTargets';
+import type { ComponentValidation, ValidationReport } from '../../contracts/validation';
+import { REPORT_FILES, reportFolder, reportKey } from '../../common/backupSetLayout';
+import { Component } from '../../common/names';
 import { listSets } from '../../lib/backupSets/catalog';
 import type { ActivityDeps } from '../deps';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
@@ -58,12 +60,11 @@ export function createValidationActivities(deps: ActivityDeps) {
     // One report per cluster beside its backups: <cluster>/validations/<UTC>/report.json.
     async storeValidationReport(input: { storage: string; report: Omit<ValidationReport, 'reportLocations'> }): Promise<string[]> {
       const { backend } = deps.openStorage(input.storage);
-      const stamp = compactUtc(new Date(input.report.checkedAt));
       const locations: string[] = [];
       for (const cluster of [...new Set(input.report.results.map((r) => r.cluster))]) {
         const results = input.report.results.filter((r) => r.cluster === cluster);
         const body = { checkedAt: input.report.checkedAt, cluster, ok: results.every((r) => r.status === 'ok'), results };
-        const key = `${cluster}/${VALIDATIONS_FOLDER}/${stamp}/report.json`;
+        const key = reportKey(reportFolder(cluster, 'validations', new Date(input.report.checkedAt)), REPORT_FILES.json);
         await backend.put(key, Buffer.from(`${JSON.stringify(body, null, 2)}\n`), { contentType: 'application/json' });
         locations.push(backend.locate(key));
       }

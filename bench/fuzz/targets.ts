@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TarGuard, UnsafeArchiveError } from '../../lib/archive/tarGuard';
 import { QueueIndex } from '../../activities/messages/messagesBackup';
 import { encodeRecordHeader, readRecords, SEGMENT_MAGIC, SegmentFormatError, type MessageRecord } from '../../lib/messages/segmentFormat';
-import { segmentName } from '../../lib/messages/segmentWriter';
+import { segmentName } from '../../common/backupSetLayout';
 import { DataDirectoryDetails } from '../../common/dataDirectoryDetails';
 import { Manifest } from '../../common/manifest';
 import { parseUntrusted, parseUntrustedJson } from '../../common/untrusted';

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { artifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
@@ -8,7 +9,7 @@ import { HashingCounter } from '../storage/hashingCounter';
 
 export async function storeArtifact(
   backend: StorageBackend,
-  setPrefix: string,
+  prefix: string,
   name: string,
   body: Readable | Buffer,
   contentType?: string,
@@ -19,7 +20,7 @@ export async function storeArtifact(
   // The backend may check the key before it starts reading: an error meanwhile
   // (a producer aborting) must wait for its pipeline, not crash the worker.
   counter.on('error', () => undefined);
-  await backend.put(`${setPrefix}/${name}`, source.pipe(counter), { contentType });
+  await backend.put(artifactKey(prefix, name), source.pipe(counter), { contentType });
   return { name, size: counter.bytes, sha256: counter.sha256(), ...(contentType ? { contentType } : {}) };
 }
 

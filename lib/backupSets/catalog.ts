@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { Manifest, MANIFEST_FILE } from '../../common/manifest';
-import { Component, ResourceName, SetId, setPrefix } from '../../common/names';
+import { isManifestKey, manifestKey, MANIFEST_FILE, setFolder, setKeyParts, setPrefix, setsFolder } from '../../common/backupSetLayout';
+import { Manifest } from '../../common/manifest';
+import { Component, ResourceName, SetId } from '../../common/names';
 import type { StorageBackend } from '../storage/backend';
 import { readSmallObject } from './artifacts';
 
@@ -41,18 +42,16 @@ export async function listSetFolders(
   backend: StorageBackend,
   filter: { cluster?: string; component?: Component } = {},
 ): Promise<{ sets: SetLocation[]; notSets: NotASet[] }> {
-  const prefix = filter.cluster ? (filter.component ? `${filter.cluster}/${filter.component}/` : `${filter.cluster}/`) : '';
   const sets = new Map<string, SetLocation>();
   const notSets = new Map<string, NotASet>();
-  for (const object of await backend.list(prefix)) {
-    const parts = object.key.split('/');
-    if (parts.length < 3) continue;
-    const [cluster, component, setId] = parts as [string, string, string];
+  for (const object of await backend.list(setsFolder(filter))) {
+    const parts = setKeyParts(object.key);
+    if (!parts) continue;
+    const { cluster, component, setId, prefix: key } = parts;
     if (filter.component && component !== filter.component) continue;
     // Reports stored beside the sets (<cluster>/drills/, <cluster>/validations/) are not sets.
     if (!Component.safeParse(component).success) continue;
-    const key = `${cluster}/${component}/${setId}`;
-    const why = notASetReason(cluster, setId, parts.length);
+    const why = notASetReason(cluster, setId, parts.inside.length);
     if (why) {
       const stray = notSets.get(key) ?? { prefix: key, bytes: 0, reason: why };
       stray.bytes += object.size;
@@ -61,15 +60,16 @@ export async function listSetFolders(
     }
     const entry = sets.get(key) ?? { cluster, component, setId, prefix: key, complete: false, bytes: 0 };
     entry.bytes += object.size;
-    if (parts.length === 4 && parts[3] === MANIFEST_FILE) entry.complete = true;
+    if (isManifestKey(parts)) entry.complete = true;
     sets.set(key, entry);
   }
   const newestFirst = [...sets.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : a.prefix.localeCompare(b.prefix)));
   return { sets: newestFirst, notSets: [...notSets.values()].sort((a, b) => a.prefix.localeCompare(b.prefix)) };
 }
 
-function notASetReason(cluster: string, name: string, depth: number): string | undefined {
-  if (depth === 3) return 'a file where set folders belong';
+// inside: how deep below the set folder the object lies (0: a file in place of a set folder).
+function notASetReason(cluster: string, name: string, inside: number): string | undefined {
+  if (inside === 0) return 'a file where set folders belong';
   if (!ResourceName.safeParse(cluster).success) return 'the cluster folder is not a cluster name';
   if (!SetId.safeParse(name).success) return 'the folder name is not a set id (like 20261125T063000Z-3f9a1c2e)';
   return undefined;
@@ -91,7 +91,7 @@ export async function listSets(backend: StorageBackend, filter: { cluster?: stri
 }
 
 export async function readManifest(backend: StorageBackend, prefix: string): Promise<Manifest> {
-  const key = `${prefix}/${MANIFEST_FILE}`;
+  const key = manifestKey(prefix);
   const location = backend.locate(key);
   let raw: unknown;
   try {
@@ -120,13 +120,13 @@ export async function resolveSet(
   if (ref === 'latest') {
     const newest = (await listSets(backend, { cluster, component })).find((e) => e.complete && e.manifest);
     if (!newest?.manifest) {
-      throw notFound(`no complete ${component} backups of cluster "${cluster}" in ${backend.locate(`${cluster}/${component}/`)}`);
+      throw notFound(`no complete ${component} backups of cluster "${cluster}" in ${backend.locate(setsFolder({ cluster, component }))}`);
     }
     return { prefix: newest.prefix, manifest: newest.manifest };
   }
   const prefix = setPrefix(cluster, component, ref);
-  if (!(await backend.stat(`${prefix}/${MANIFEST_FILE}`))) {
-    const anyObject = (await backend.list(`${prefix}/`)).length > 0;
+  if (!(await backend.stat(manifestKey(prefix)))) {
+    const anyObject = (await backend.list(setFolder(prefix))).length > 0;
     throw notFound(
       anyObject
         ? `backup set ${ref} of cluster "${cluster}" is incomplete (no ${MANIFEST_FILE}) at ${backend.locate(prefix)}: it cannot be restored`

@@ -1,3 +1,4 @@
+import { artifactKey } from '../../common/backupSetLayout';
 import type { Manifest } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
 import { hashStoredObject } from './artifacts';
@@ -21,7 +22,7 @@ export async function verifySet(backend: StorageBackend, prefix: string, manifes
   const problems: ArtifactProblem[] = [];
   let bytesChecked = 0;
   for (const artifact of manifest.artifacts) {
-    const key = `${prefix}/${artifact.name}`;
+    const key = artifactKey(prefix, artifact.name);
     if (!(await backend.stat(key))) {
       problems.push({ artifact: artifact.name, problem: `missing at ${backend.locate(key)}` });
       continue;

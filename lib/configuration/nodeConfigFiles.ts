@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ConfigFileKind, type NodeConfigFile } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
+import { refuseUntrusted } from '../../common/untrusted';
 import { ProcessFailed } from '../archive/processStream';
 import type { RabbitNode } from '../nodeAccess/rabbitNode';
 
@@ -91,6 +92,22 @@ export function reportedPathFor(file: Pick<NodeConfigFile, 'kind' | 'path'>, pat
   if (reported.length === 0) return { refused: `the node reports no ${file.kind} file` };
   if (!reported.includes(file.path)) return { refused: `the node reports ${reported.join(', ')} for ${file.kind}` };
   return { path: file.path };
+}
+
+// A set's files are written only where the target node itself says it reads
+// that kind of file: a path from the set is never trusted (issue 10).
+export async function refuseUnreportedPaths(node: RabbitNode, files: NodeConfigFile[], setId: string): Promise<void> {
+  const paths = await nodeConfigPaths(node);
+  for (const [i, file] of files.entries()) {
+    const source = { set: setId, artifact: file.artifact };
+    const found = reportedPathFor(file, paths);
+    if ('refused' in found) {
+      throw refuseUntrusted(source, `${file.kind} file for ${node.nodeName} at ${file.path}: ${found.refused}`, FailureType.ConfigurationPathRefused);
+    }
+    if (files.findIndex((f) => f.path === file.path) !== i) {
+      throw refuseUntrusted(source, `${file.path} is named twice for ${node.nodeName}`, FailureType.ConfigurationPathRefused);
+    }
+  }
 }
 
 export async function isRegularFile(node: RabbitNode, path: string): Promise<boolean> {

@@ -1,10 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { artifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { decompressor } from '../archive/compression';
-import { TarGuard, UnsafeArchiveError } from '../archive/tarGuard';
+import { TarGuard, UnsafeArchiveError, type TarSummary } from '../archive/tarGuard';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../storage/backend';
 import { HashingCounter } from '../storage/hashingCounter';
@@ -36,7 +38,7 @@ export interface OpenedTar {
 // stored bytes and the tar on the way so both are compared with the manifest.
 export async function openNodeTar(deps: StorageDeps, ref: NodeArtifactRef, onBytes?: (bytes: number) => void): Promise<OpenedTar> {
   const { backend } = deps.openStorage(ref.storage);
-  const key = `${ref.prefix}/${ref.artifact.name}`;
+  const key = artifactKey(ref.prefix, ref.artifact.name);
   const guard = new TarGuard({ tarBytes: ref.tarBytes });
   const tarCounter = new HashingCounter({ onBytes, highWaterMark: MiB });
   let stored: HashingCounter | undefined;
@@ -81,6 +83,44 @@ export async function openNodeTar(deps: StorageDeps, ref: NodeArtifactRef, onByt
       }
     },
   };
+}
+
+// Progress of a read: every byte count, and the streams to abort on cancellation.
+export interface ReadProgress {
+  onBytes(bytes: number): void;
+  watch(...streams: Readable[]): void;
+}
+
+// Reads a node's whole backed-up tar into `consume` (extraction, or drain to
+// only check it): every entry through the guard, every checksum against the
+// manifest. An unsafe archive is a non-retryable failure naming the node.
+export async function readNodeTar(
+  deps: StorageDeps,
+  ref: NodeArtifactRef,
+  node: string,
+  consume: (tar: Readable) => Promise<void>,
+  progress: ReadProgress,
+): Promise<{ summary: TarSummary; tarBytes: number }> {
+  let tarBytes = 0;
+  const opened = await openNodeTar(deps, ref, (bytes) => {
+    tarBytes = bytes;
+    progress.onBytes(bytes);
+  });
+  progress.watch(opened.tar);
+  await consume(opened.tar).catch((error: unknown) => {
+    throw archiveFailure(error, `backup of ${node} (${ref.artifact.name}) is refused`);
+  });
+  opened.check();
+  return { summary: opened.guard.summary, tarBytes };
+}
+
+// Reads a stream to its end, keeping nothing (for what its pipeline checks on the way).
+export async function drain(stream: Readable): Promise<void> {
+  await pipeline(stream, async (source: AsyncIterable<Buffer>) => {
+    for await (const _chunk of source) {
+      // nothing to keep
+    }
+  });
 }
 
 function corruption(error: Error): Error {

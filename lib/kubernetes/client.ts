@@ -1,4 +1,8 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
 import type { KubernetesAccess } from '../../config/kubernetesSchema';
+import type { RabbitvaultConfig } from '../../config/schema';
+import { clusterConfig } from '../clusterConfig';
 
 // @kubernetes/client-node is an ES module: loaded with import() from this
 // CommonJS code, once, on first use (workers without Kubernetes never load it).
@@ -26,4 +30,13 @@ export async function kubernetesApis(access: KubernetesAccess): Promise<Kubernet
   if (access.context) kc.setCurrentContext(access.context);
   const server = kc.getCurrentCluster()?.server ?? 'unknown server';
   return { k8s, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), describe: `Kubernetes API ${server}, namespace ${access.namespace}` };
+}
+
+// The cluster's kubernetes section of the worker's config, or a non-retryable failure naming it.
+export function kubernetesAccess(config: RabbitvaultConfig, cluster: string): KubernetesAccess {
+  const access = clusterConfig(config, cluster).kubernetes;
+  if (!access) {
+    throw ApplicationFailure.create({ message: `cluster "${cluster}" has no kubernetes section in the worker's config (clusters.${cluster}.kubernetes)`, type: FailureType.UnknownCluster, nonRetryable: true });
+  }
+  return access;
 }

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import { z } from 'zod';
+import { segmentName } from '../../common/backupSetLayout';
 import { Artifact } from '../../common/manifest';
 import { storeArtifact } from '../backupSets/artifacts';
 import type { StorageBackend } from '../storage/backend';
@@ -15,10 +16,6 @@ export const StoredSegment = z.object({
 export type StoredSegment = z.infer<typeof StoredSegment>;
 
 const BATCH_BYTES = 256 * 1024;
-
-export function segmentName(queueIndex: number, segmentIndex: number): string {
-  return `q${String(queueIndex).padStart(4, '0')}-${String(segmentIndex).padStart(6, '0')}.rvseg.gz`;
-}
 
 // One segment being streamed to storage: records go through gzip straight
 // into the storage put, nothing is buffered beyond the streams' own buffers.

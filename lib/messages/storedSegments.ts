@@ -3,6 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/common';
+import { artifactKey, artifactNameOf, queueSegmentsFolder, SEGMENT_EXTENSION } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import { refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../storage/backend';
@@ -53,7 +54,7 @@ export async function scanSegment(backend: StorageBackend, prefix: string, name:
   let messages = 0;
   let bodyBytes = 0;
   const fingerprints: string[] = [];
-  for await (const record of recordsOf(await backend.get(`${prefix}/${name}`), tap, {})) {
+  for await (const record of recordsOf(await backend.get(artifactKey(prefix, name)), tap, {})) {
     messages += 1;
     if (messages > maxMessages) throw new SegmentFormatError(`holds more than the ${maxMessages} messages a drain segment is closed at`);
     bodyBytes += record.body.length;
@@ -66,7 +67,7 @@ export async function scanSegment(backend: StorageBackend, prefix: string, name:
 // parser, without keeping anything: size, SHA-256 and every record checked.
 export async function checkStoredSegment(backend: StorageBackend, prefix: string, segment: StoredSegment): Promise<void> {
   const tap = segmentTap(segment.artifact.size);
-  const source = await backend.get(`${prefix}/${segment.artifact.name}`);
+  const source = await backend.get(artifactKey(prefix, segment.artifact.name));
   for await (const _record of recordsOf(source, tap, { messages: segment.messages, bodyBytes: segment.bodyBytes })) {
     // Each record is checked as it is parsed; nothing is kept.
   }
@@ -78,7 +79,7 @@ export async function checkStoredSegment(backend: StorageBackend, prefix: string
 // whatever storage holds by then.
 export async function spoolStoredSegment(backend: StorageBackend, prefix: string, segment: StoredSegment, file: string): Promise<void> {
   const tap = segmentTap(segment.artifact.size);
-  await pipeline(await backend.get(`${prefix}/${segment.artifact.name}`), tap, createWriteStream(file));
+  await pipeline(await backend.get(artifactKey(prefix, segment.artifact.name)), tap, createWriteStream(file));
   checkAgainstIndex(tap, segment);
 }
 
@@ -88,8 +89,7 @@ export function spooledRecords(file: string, segment: StoredSegment): AsyncGener
 }
 
 export async function listQueueSegments(backend: StorageBackend, prefix: string, queueIndex: number): Promise<string[]> {
-  const start = `${prefix}/q${String(queueIndex).padStart(4, '0')}-`;
-  return (await backend.list(start)).map((o) => o.key.slice(prefix.length + 1)).filter((n) => n.endsWith('.rvseg.gz'));
+  return (await backend.list(queueSegmentsFolder(prefix, queueIndex))).map((o) => artifactNameOf(prefix, o.key)).filter((n) => n.endsWith(SEGMENT_EXTENSION));
 }
 
 // The non-retryable failure for a segment refused by the parser or by its index

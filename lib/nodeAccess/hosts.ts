@@ -7,6 +7,18 @@ import type { NodeHost } from './access';
 import { LocalNodeHost } from './localHost';
 import { RabbitNode } from './rabbitNode';
 
+// A node of a cluster of the worker's config, as activities name it.
+export interface NodeRef {
+  cluster: string;
+  node: string;
+}
+
+// A node and where its set lives (<cluster>/<component>/<set id>).
+export interface NodeSetRef extends NodeRef {
+  storage?: string;
+  prefix: string;
+}
+
 export function configuredNodes(config: RabbitvaultConfig, cluster: string): NodeConfig[] {
   const nodes = clusterConfig(config, cluster).nodes;
   if (nodes.length === 0) {

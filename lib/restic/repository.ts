@@ -1,15 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
 import { z } from 'zod';
+import { RESTIC_REPOSITORY_FOLDER } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { RabbitvaultConfig } from '../../config/schema';
 import { storageTarget } from '../storage/openStorage';
 import { resolveSecret } from '../secrets/resolveSecret';
 
-// A data-directory set taken with restic holds one pointer object per node: <node>.restic.json.
-export const RESTIC_POINTER_SUFFIX = '.restic.json';
-
-// The pointer as read back from storage: its id and path become restic
+// A data-directory set taken with restic holds one pointer object per node
+// (<node>.restic.json, common/backupSetLayout.ts). The pointer as read back from storage: its id and path become restic
 // arguments, so only the forms our backups write pass. restic 0.14's backup
 // summary gives the 8-hex short id; the full 64-hex id is accepted too.
 export const ResticPointer = z.looseObject({
@@ -42,7 +41,7 @@ export function resticRepository(config: RabbitvaultConfig, storage: string | un
     });
   }
   const env: NodeJS.ProcessEnv = { RESTIC_PASSWORD: resolveSecret(target.resticPassword, `${field}.resticPassword`) };
-  if (target.type === 'local') return { location: path.join(target.path, 'restic'), env };
+  if (target.type === 'local') return { location: path.join(target.path, RESTIC_REPOSITORY_FOLDER), env };
   const endpoint = (target.endpoint ?? `https://s3.${target.region}.amazonaws.com`).replace(/\/+$/, '');
   const prefix = target.prefix && !target.prefix.endsWith('/') ? `${target.prefix}/` : target.prefix;
   if (target.accessKeyId && target.secretAccessKey) {
@@ -50,5 +49,5 @@ export function resticRepository(config: RabbitvaultConfig, storage: string | un
     env.AWS_SECRET_ACCESS_KEY = resolveSecret(target.secretAccessKey, `${field}.secretAccessKey`);
   }
   env.AWS_DEFAULT_REGION = target.region;
-  return { location: `s3:${endpoint}/${target.bucket}/${prefix}restic`, env };
+  return { location: `s3:${endpoint}/${target.bucket}/${prefix}${RESTIC_REPOSITORY_FOLDER}`, env };
 }

@@ -1,4 +1,5 @@
-import type { CheckResult, ComponentValidation } from '../../common/automationInputs';
+import type { CheckResult, ComponentValidation } from '../../contracts/validation';
+import { artifactKey, DEFINITIONS_ARTIFACT, setsFolder } from '../../common/backupSetLayout';
 import type { Manifest } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import { readSmallObject } from '../backupSets/artifacts';
@@ -24,7 +25,7 @@ export async function validateNewestSet(
   const newest = sets.find((s) => s.complete && s.manifest);
   const base = { cluster, component };
   if (!newest?.manifest) {
-    return { ...base, status: 'no-backups', checks: [{ check: 'newest set', ok: false, detail: `no complete ${component} set of ${cluster} in ${backend.locate(`${cluster}/${component}/`)}` }] };
+    return { ...base, status: 'no-backups', checks: [{ check: 'newest set', ok: false, detail: `no complete ${component} set of ${cluster} in ${backend.locate(setsFolder({ cluster, component }))}` }] };
   }
   const manifest = newest.manifest;
   const checks: CheckResult[] = [];
@@ -50,8 +51,8 @@ export async function validateNewestSet(
   const ageHours = (now.getTime() - Date.parse(manifest.finishedAt)) / 3_600_000;
   add('age under RPO', ageHours <= thresholds.rpoHours, `${ageHours.toFixed(2)} h old (RPO ${thresholds.rpoHours} h)`);
 
-  if (component === 'definitions' && report.ok && names.includes('definitions.json')) {
-    checks.push(...(await definitionsChecks(backend, `${newest.prefix}/definitions.json`, manifest, target.liveApi)));
+  if (component === 'definitions' && report.ok && names.includes(DEFINITIONS_ARTIFACT)) {
+    checks.push(...(await definitionsChecks(backend, artifactKey(newest.prefix, DEFINITIONS_ARTIFACT), manifest, target.liveApi)));
   }
   const failed = checks.some((c) => !c.ok && !c.warning);
   return { ...base, status: failed ? 'failed' : 'ok', setId: newest.setId, location: backend.locate(newest.prefix), checks };
@@ -60,8 +61,8 @@ export async function validateNewestSet(
 async function definitionsChecks(backend: StorageBackend, key: string, manifest: Manifest, liveApi?: () => ManagementApi): Promise<CheckResult[]> {
   let counts: DefinitionsCounts;
   try {
-    const declared = manifest.artifacts.find((a) => a.name === 'definitions.json')?.size ?? 0;
-    counts = countDefinitions(parseDefinitions(await readSmallObject(backend, key, Math.min(declared, MAX_DEFINITIONS_BYTES)), 'definitions.json', true));
+    const declared = manifest.artifacts.find((a) => a.name === DEFINITIONS_ARTIFACT)?.size ?? 0;
+    counts = countDefinitions(parseDefinitions(await readSmallObject(backend, key, Math.min(declared, MAX_DEFINITIONS_BYTES)), DEFINITIONS_ARTIFACT, true));
   } catch (error) {
     return [{ check: 'required keys', ok: false, detail: (error as Error).message }];
   }

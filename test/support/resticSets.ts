@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { resticRepository } from '../../lib/restic/repository';
 import { Restic } from '../../lib/restic/restic';
 import { storageOpener } from '../../lib/storage/openStorage';
-import { MANIFEST_FILE } from '../../common/manifest';
+import { MANIFEST_FILE } from '../../common/backupSetLayout';
 import { compactUtc } from '../../common/names';
 import { RabbitvaultConfig } from '../../config/schema';
 import { startHarness, testConfig } from './harness';

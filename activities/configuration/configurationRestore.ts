@@ -1,34 +1,19 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { artifactKey } from '../../common/backupSetLayout';
+import type { NodeConfigFile } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
-import type { Artifact } from '../../common/manifest';
-import { refuseUntrusted } from '../../common/untrusted';
-import { readSmallObject, storeArtifact } from '../../lib/backupSets/artifacts';
-import { clusterConfig } from '../../lib/clusterConfig';
-import type { ActivityDeps } from '../deps';
-import { nodeConfig, rabbitNode } from '../../lib/nodeAccess/hosts';
+import { readSmallObject } from '../../lib/backupSets/artifacts';
 import {
-  configFilesOf,
   isRegularFile,
-  nodeConfigPaths,
   nodeFileSha256,
   previousCopyPath,
   putBackNodeFile,
-  readNodeFile,
+  refuseUnreportedPaths,
   replaceNodeFile,
-  reportedPathFor,
   sha256,
-  statNodeFile,
 } from '../../lib/configuration/nodeConfigFiles';
-import type { NodeConfigFile } from '../../common/configurationDetails';
-import type { RabbitNode } from '../../lib/nodeAccess/rabbitNode';
-
-export interface CapturedNodeConfiguration {
-  storage: string;
-  node: string;
-  rabbitmqVersion: string;
-  files: NodeConfigFile[];
-  artifacts: Artifact[];
-}
+import { rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import type { ActivityDeps } from '../deps';
 
 // identical: the node has the backed-up bytes already; replace: it has other
 // bytes; create: the file is missing on the node.
@@ -41,73 +26,9 @@ export interface PlannedConfigFile {
   previous: string | null;
 }
 
-interface NodeSetRef {
-  cluster: string;
-  node: string;
-  storage?: string;
-  // <source cluster>/configuration/<set id>
-  prefix: string;
-}
-
-// Artifact names: <node>--<path with "/" as "--">, unique per node and file.
-export function configArtifactName(node: string, path: string): string {
-  return `${node}${path.replace(/\//g, '--')}`;
-}
-
-// A set's files are written only where the target node itself says it reads
-// that kind of file: a path from the set is never trusted (issue 10).
-async function refuseUnreportedPaths(node: RabbitNode, files: NodeConfigFile[], setId: string): Promise<void> {
-  const paths = await nodeConfigPaths(node);
-  for (const [i, file] of files.entries()) {
-    const source = { set: setId, artifact: file.artifact };
-    const found = reportedPathFor(file, paths);
-    if ('refused' in found) {
-      throw refuseUntrusted(source, `${file.kind} file for ${node.nodeName} at ${file.path}: ${found.refused}`, FailureType.ConfigurationPathRefused);
-    }
-    if (files.findIndex((f) => f.path === file.path) !== i) {
-      throw refuseUntrusted(source, `${file.path} is named twice for ${node.nodeName}`, FailureType.ConfigurationPathRefused);
-    }
-  }
-}
-
-// All but planConfigurationSources run on the node's own task queue (a worker on the node's host).
-export function createConfigurationActivities(deps: ActivityDeps) {
+// Every activity here runs on the node's own task queue (a worker on the node's host).
+export function createConfigurationRestoreActivities(deps: ActivityDeps) {
   return {
-    // Main queue: which nodes (in config order, on which node task queue) and whether the cluster's Kubernetes objects are backed up.
-    async planConfigurationSources(input: { cluster: string; nodes?: string[] }): Promise<{ nodes: Array<{ name: string; taskQueue: string }>; kubernetes: boolean }> {
-      const cluster = clusterConfig(deps.config, input.cluster);
-      const kubernetes = cluster.kubernetes !== undefined;
-      if (!kubernetes && cluster.nodes.length === 0) {
-        throw ApplicationFailure.create({
-          message: `cluster "${input.cluster}" has neither nodes nor kubernetes in the worker's config (clusters.${input.cluster}.nodes, clusters.${input.cluster}.kubernetes): nothing to read its configuration from`,
-          type: FailureType.UnknownNode,
-          nonRetryable: true,
-        });
-      }
-      const wanted = input.nodes ?? cluster.nodes.map((n) => n.name);
-      return { nodes: wanted.map((name) => ({ name, taskQueue: nodeConfig(deps.config, input.cluster, name).access.taskQueue })), kubernetes };
-    },
-
-    // The files the node says it runs with, byte for byte, with mode and owner. Idempotent: a retry rewrites the same keys.
-    async captureNodeConfiguration(input: NodeSetRef): Promise<CapturedNodeConfiguration> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
-      const { name: storage, backend } = deps.openStorage(input.storage);
-      const rabbitmqVersion = (await node.ctl(['eval', 'rabbit_misc:version().'])).trim().replace(/^"|"$/g, '');
-      const files: NodeConfigFile[] = [];
-      const artifacts: Artifact[] = [];
-      for (const { kind, path } of await configFilesOf(node)) {
-        const bytes = await readNodeFile(node, path);
-        const stat = await statNodeFile(node, path);
-        const artifact = await storeArtifact(backend, input.prefix, configArtifactName(input.node, path), bytes, 'application/octet-stream');
-        artifacts.push(artifact);
-        files.push({ kind, path, ...stat, artifact: artifact.name, size: artifact.size, sha256: artifact.sha256 });
-      }
-      if (files.length === 0) {
-        throw node.failure(`${input.node} reports no configuration file that exists (rabbitmq-diagnostics status lists none)`, FailureType.NodeCommandFailed, true);
-      }
-      return { storage, node: input.node, rabbitmqVersion, files, artifacts };
-    },
-
     // What a restore of these files would change on the node; touches nothing.
     // Refuses a file whose path the node does not report for its kind.
     async planConfigurationRestore(input: { cluster: string; node: string; files: NodeConfigFile[]; restoreTag: string; setId?: string }): Promise<PlannedConfigFile[]> {
@@ -137,7 +58,7 @@ export function createConfigurationActivities(deps: ActivityDeps) {
           written.push(file.path);
           continue;
         }
-        const bytes = await readSmallObject(backend, `${input.prefix}/${file.artifact}`, 16 * 1024 * 1024);
+        const bytes = await readSmallObject(backend, artifactKey(input.prefix, file.artifact), 16 * 1024 * 1024);
         if (sha256(bytes) !== file.sha256) {
           throw ApplicationFailure.create({ message: `${file.artifact} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
         }
