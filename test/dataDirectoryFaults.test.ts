@@ -14,7 +14,7 @@ import type { StorageBackend } from '../lib/storage/backend';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import type { RabbitvaultConfig } from '../config/schema';
 import { progressQuery } from '../common/progress';
-import type { BackupDataDirectoryResult } from '../workflows/backupDataDirectory';
+import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
 import { appRunning, dataConfig, fillQueues, nodeQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
 import { failureOf, startHarness, workflowId } from './support/harness';
 import { scratchDir, testNode } from './support/stack';

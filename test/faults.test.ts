@@ -6,7 +6,7 @@ import { listSets } from '../lib/backupSets/catalog';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import { progressQuery } from '../common/progress';
 import { freePort } from '../scripts/devstack/ports';
-import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
+import type { BackupDefinitionsResult } from '../contracts/definitions';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { startFaultyProxy } from './support/faultyProxy';
 import { declareQueue, liveDefinitions } from './support/rabbitHttp';

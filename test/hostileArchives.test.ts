@@ -16,7 +16,7 @@ import { LocalNodeHost } from '../lib/nodeAccess/localHost';
 import { Restic } from '../lib/restic/restic';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import type { Manifest } from '../common/manifest';
-import type { BackupDataDirectoryResult } from '../workflows/backupDataDirectory';
+import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
 import { appRunning, dataConfig, fillQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
 import * as hostile from './fixtures/hostile/tarArchives';
 import { fileClimbs, fileIsOption, notJson, snapshotIdIsOption, type PointerFields } from './fixtures/hostile/resticPointers';

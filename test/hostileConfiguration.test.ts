@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeHelmRelease, HelmReleaseUnreadable, MAX_RELEASE_JSON_BYTES } from '../lib/kubernetes/helmRelease';
 import { LocalDirectoryStorage } from '../lib/storage/local';
-import type { BackupConfigurationResult } from '../workflows/backupConfiguration';
+import type { BackupConfigurationResult } from '../contracts/configuration';
 import { appRunning, dataConfig, startDataHarness } from './dataDirectory.support';
 import { forgeConfigurationSet, helmReleaseBomb, hostileConfigurationVariants } from './fixtures/hostile/configurationSets';
 import { failureOf, workflowId, type Harness } from './support/harness';

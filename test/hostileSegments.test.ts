@@ -16,7 +16,7 @@ import { scanSegment, segmentRefusal } from '../lib/messages/storedSegments';
 import type { StorageBackend } from '../lib/storage/backend';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import { newSetId } from '../common/names';
-import type { BackupMessagesResult } from '../workflows/backupMessages';
+import type { BackupMessagesResult } from '../contracts/messages';
 import { depth, numbered, openAmqp, peekAll, publishAll } from '../bench/messages/amqpFixtures';
 import * as hostile from './fixtures/hostile/segments';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChannelModel } from 'amqplib';
-import type { BackupMessagesResult } from '../workflows/backupMessages';
-import type { RestoreMessagesResult } from '../workflows/restoreMessages';
+import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import { depth, numbered, openAmqp, peekAll, publishAll, type FixtureMessage } from '../bench/messages/amqpFixtures';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { declareQueue } from './support/rabbitHttp';

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
 import { RabbitvaultConfig } from '../config/schema';
 import { freePort } from '../scripts/devstack/ports';
-import type { BackupDefinitionsResult } from '../workflows/backupDefinitions';
+import type { BackupDefinitionsResult } from '../contracts/definitions';
 import { clusterEntry, testConfig, workflowId } from './support/harness';
 import { scratchDir, testNode } from './support/stack';
 import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';

@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
-import { DRILLS_FOLDER, VALIDATIONS_FOLDER, type ComponentValidation, type DrillReport } from '../../common/automationInputs';
+import { REPORT_FOLDERS } from '../../common/backupSetLayout';
+import type { DrillReport } from '../../contracts/drills';
+import type { ComponentValidation } from '../../contracts/validation';
 import { Component } from '../../common/names';
 import { readSmallObject } from '../../lib/backupSets/artifacts';
 import { listSets } from '../../lib/backupSets/catalog';
@@ -78,13 +80,13 @@ export async function collectSamples(config: RabbitvaultConfig, client: () => Pr
   const { backend } = open(undefined);
   for (const cluster of Object.keys(config.clusters)) {
     try {
-      const validation = await newestReports<{ checkedAt: string; results: ComponentValidation[] }>(backend, cluster, VALIDATIONS_FOLDER, 'report.json');
+      const validation = await newestReports<{ checkedAt: string; results: ComponentValidation[] }>(backend, cluster, REPORT_FOLDERS.validations, 'report.json');
       for (const r of validation?.results ?? []) {
         const labels = { cluster, component: r.component };
         add('rabbitmq_backup_last_validation_success', labels, r.status === 'ok' ? 1 : 0);
         if (r.status === 'ok') add('rabbitmq_backup_last_verified_timestamp_seconds', labels, Date.parse(validation!.checkedAt) / 1000);
       }
-      const drill = await newestReports<DrillReport>(backend, cluster, DRILLS_FOLDER, 'report.json');
+      const drill = await newestReports<DrillReport>(backend, cluster, REPORT_FOLDERS.drills, 'report.json');
       if (drill) {
         add('rabbitmq_backup_last_drill_timestamp_seconds', { cluster }, Date.parse(drill.finishedAt) / 1000);
         add('rabbitmq_backup_last_drill_success', { cluster }, drill.passed ? 1 : 0);
