@@ -8,7 +8,7 @@ import { listSets } from '../../lib/backupSets/catalog';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
-import { thresholdsFor } from '../validation/validation';
+import { thresholdsFor } from '../../lib/validation/checks';
 import { drillMarkdown } from '../../lib/drills/report';
 
 export function createDrillActivities(deps: ActivityDeps) {
@@ -38,7 +38,7 @@ export function createDrillActivities(deps: ActivityDeps) {
             restoreWorkflow: wf.restore,
             restoreInput: wf.restoreInput,
             rtoTargetSeconds: GUIDE_TARGETS[component].rtoSeconds,
-            rpoTargetSeconds: thresholdsFor(deps, component).rpoHours * 3600,
+            rpoTargetSeconds: thresholdsFor(deps.config, component).rpoHours * 3600,
           };
         }),
       };

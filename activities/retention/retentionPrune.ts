@@ -1,18 +1,15 @@
-import path from 'node:path';
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import { isSetPrefix, manifestKey, RESTIC_POINTER_SUFFIX, resticSetOfTags, resticSetTags, setKeyParts, setPrefix, setsFolder } from '../../common/backupSetLayout';
-import { Component, ResourceName, SetId } from '../../common/names';
-import { listSetFolders, type NotASet, type SetLocation } from '../../lib/backupSets/catalog';
-import { resticRepository } from '../../lib/restic/repository';
-import { Restic } from '../../lib/restic/restic';
-import { storageTarget } from '../../lib/storage/openStorage';
+import { isSetPrefix, manifestKey, RESTIC_POINTER_SUFFIX, resticSetTags, setKeyParts, setsFolder } from '../../common/backupSetLayout';
+import { Component } from '../../common/names';
+import { listSetFolders, type NotASet } from '../../lib/backupSets/catalog';
 import type { ActivityDeps } from '../deps';
 import { temporalClient } from '../../lib/temporal/client';
 import type { Protection, RetentionCandidate, RetentionDecision } from '../../lib/retention/policy';
-import { verifyForRetention } from './restorable';
+import { verifyForRetention } from '../../lib/retention/restorable';
+import { copiedElsewhere, resticOf, resticOrphans } from '../../lib/retention/resticSets';
 import { decideVerified } from '../../lib/retention/verifiedPlan';
 import { findRestoresInUse, RestoreWatch, type RestoreInUse } from '../../lib/retention/restoresInUse';
-import { defaultCacheDir, VerificationCache } from '../../lib/retention/verificationCache';
+import { openVerificationCache } from '../../lib/retention/verificationCache';
 
 export interface PrunePlan {
   storage: string;
@@ -59,12 +56,12 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
         const parts = setKeyParts(n.prefix);
         return parts !== undefined && wanted(parts.cluster, parts.component);
       });
-      const orphans = !input.components || input.components.includes('data-directory') ? await resticOrphans(deps, input.storage, sets, wanted) : [];
+      const orphans = !input.components || input.components.includes('data-directory') ? await resticOrphans(deps.config, input.storage, sets, wanted) : [];
       sets.push(...orphans);
       const groups = new Map<string, typeof sets>();
       for (const s of sets) groups.set(`${s.cluster}/${s.component}`, [...(groups.get(`${s.cluster}/${s.component}`) ?? []), s]);
       const { retention } = deps.config;
-      const cache = openCache(deps, options);
+      const cache = openVerificationCache(deps.config, options.cacheDir);
       const decisions: RetentionDecision[] = [];
       let setsVerified = 0;
       let verdictsCached = 0;
@@ -78,7 +75,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
           };
           const policy = { ...retention.default, ...retention.components[Component.parse(component)] };
           const verify = async (set: RetentionCandidate, fresh: boolean) => {
-            const verdict = await verifyForRetention(backend, name, set, cache, now, fresh);
+            const verdict = await verifyForRetention(backend, name, set, cache, now, fresh, heartbeat);
             if (verdict.cached) verdictsCached += 1;
             else setsVerified += 1;
             return verdict;
@@ -117,7 +114,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       const skippedInUse: Array<{ prefix: string; workflowId: string }> = [];
       const refused = input.prefixes.filter((prefix) => !isSetPrefix(prefix));
       const resticSetsKeptForCopies: string[] = [];
-      const restic = await resticOf(deps, input.storage);
+      const restic = await resticOf(deps.config, input.storage);
       // An earlier attempt's count comes back with its heartbeat.
       let resticSnapshotsForgotten = (activityInfo().heartbeatDetails as { resticSnapshotsForgotten?: number } | undefined)?.resticSnapshotsForgotten ?? 0;
       let resticSets = 0;
@@ -171,7 +168,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
     // `restic prune` after snapshots were forgotten: it can take long on a large
     // repository, so it heartbeats and has its own timeout.
     async pruneResticRepository(input: { storage: string; timeoutSeconds: number }): Promise<{ repository: string; seconds: number }> {
-      const restic = await resticOf(deps, input.storage);
+      const restic = await resticOf(deps.config, input.storage);
       if (!restic) return { repository: 'none', seconds: 0 };
       const started = Date.now();
       const beat = setInterval(() => heartbeat({ pruningSeconds: Math.round((Date.now() - started) / 1000) }), 5_000);
@@ -183,59 +180,4 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       return { repository: restic.repository.location, seconds: (Date.now() - started) / 1000 };
     },
   };
-}
-
-// Snapshots of our data-directory backups (tags cluster=,set=) whose set has
-// no object in storage: a backup that died after restic stored its snapshot and
-// before it wrote the set. They join the plan as incomplete sets with nothing
-// in storage, so the grace period applies and deleting one forgets its snapshots.
-async function resticOrphans(deps: ActivityDeps, storage: string, sets: SetLocation[], wanted: (cluster: string, component: string) => boolean): Promise<SetLocation[]> {
-  const restic = await resticOf(deps, storage);
-  if (!restic) return [];
-  const known = new Set(sets.map((s) => s.prefix));
-  const orphans: SetLocation[] = [];
-  for (const snapshot of await restic.snapshots()) {
-    const { cluster, setId } = resticSetOfTags(snapshot.tags);
-    // Only what our own backups tag; anything else in the repository is not ours to judge.
-    if (!cluster || !setId || !ResourceName.safeParse(cluster).success || !SetId.safeParse(setId).success || !wanted(cluster, 'data-directory')) continue;
-    const prefix = setPrefix(cluster, 'data-directory', setId);
-    if (known.has(prefix)) continue;
-    known.add(prefix);
-    orphans.push({ cluster, component: 'data-directory', setId, prefix, complete: false, bytes: 0 });
-  }
-  return orphans;
-}
-
-// An off-site copy of a restic set holds only its pointers, which name this
-// target's repository: while any other target has the set's manifest, or
-// cannot be asked, its snapshots stay (nothing restorable is lost).
-async function copiedElsewhere(deps: ActivityDeps, storage: string, prefix: string): Promise<boolean> {
-  for (const other of Object.keys(deps.config.storage.targets).filter((n) => n !== storage)) {
-    try {
-      if (await deps.openStorage(other).backend.stat(manifestKey(prefix))) return true;
-    } catch {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The storage target's restic repository, when it has one to clean (a restic password set and the repository created).
-async function resticOf(deps: ActivityDeps, storage: string): Promise<Restic | undefined> {
-  if (!storageTarget(deps.config, storage).target.resticPassword) return undefined;
-  const restic = new Restic(resticRepository(deps.config, storage));
-  return (await restic.exists()) ? restic : undefined;
-}
-
-// The cache's directory, unless it lies inside a local storage target (where
-// whoever writes backups could write it too): then memory only.
-function openCache(deps: ActivityDeps, options: RetentionOptions): VerificationCache {
-  const dir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
-  if (dir === null) return new VerificationCache(undefined);
-  const inStorage = Object.values(deps.config.storage.targets).some((t) => {
-    if (t.type !== 'local') return false;
-    const relative = path.relative(path.resolve(t.path), path.resolve(dir));
-    return !relative.startsWith('..') && !path.isAbsolute(relative);
-  });
-  return new VerificationCache(inStorage ? undefined : dir);
 }

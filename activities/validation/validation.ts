@@ -1,11 +1,10 @@
-import { DEFAULT_VALIDATION, GUIDE_TARGETS } from '../../common/guideTargets';
 import type { ComponentValidation, ValidationReport } from '../../contracts/validation';
 import { REPORT_FILES, reportFolder, reportKey } from '../../common/backupSetLayout';
 import { Component } from '../../common/names';
 import { listSets } from '../../lib/backupSets/catalog';
 import type { ActivityDeps } from '../deps';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
-import { validateNewestSet, type Thresholds } from '../../lib/validation/checks';
+import { thresholdsFor, validateNewestSet, type Thresholds } from '../../lib/validation/checks';
 
 export interface ValidationEntry {
   cluster: string;
@@ -13,15 +12,6 @@ export interface ValidationEntry {
   thresholds: Thresholds;
   restoreWorkflow?: string;
   restoreInput: Record<string, unknown>;
-}
-
-export function thresholdsFor(deps: ActivityDeps, component: Component): Thresholds {
-  const configured = deps.config.validation.components[component] ?? {};
-  return {
-    minBytes: configured.minBytes ?? DEFAULT_VALIDATION[component].minBytes,
-    rpoHours: configured.rpoHours ?? GUIDE_TARGETS[component].rpoSeconds / 3600,
-    requiredArtifacts: configured.requiredArtifacts ?? DEFAULT_VALIDATION[component].requiredArtifacts,
-  };
 }
 
 export function createValidationActivities(deps: ActivityDeps) {
@@ -44,7 +34,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           );
         for (const component of components) {
           const wf = componentWorkflow(deps.config, component);
-          entries.push({ cluster, component, thresholds: thresholdsFor(deps, component), restoreWorkflow: wf.restore, restoreInput: wf.restoreInput });
+          entries.push({ cluster, component, thresholds: thresholdsFor(deps.config, component), restoreWorkflow: wf.restore, restoreInput: wf.restoreInput });
         }
       }
       const restoreInto = input.restoreInto === null ? null : (input.restoreInto ?? deps.config.validation.restoreInto ?? null);

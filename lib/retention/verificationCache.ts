@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import type { RabbitvaultConfig } from '../../config/schema';
 import type { Verdict } from './policy';
 
 // A verdict is trusted for a week: a same-size rewrite of an artifact after
@@ -18,6 +19,20 @@ type Entry = z.infer<typeof Entry>;
 export function defaultCacheDir(): string {
   const base = process.env.RABBITVAULT_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'rabbitvault');
   return path.join(base, 'retention');
+}
+
+// The cache in `dir` (default: the worker's cache directory; null: memory only),
+// unless it lies inside a local storage target (where whoever writes backups
+// could write it too): then memory only.
+export function openVerificationCache(config: RabbitvaultConfig, cacheDir: string | null | undefined): VerificationCache {
+  const dir = cacheDir === undefined ? defaultCacheDir() : cacheDir;
+  if (dir === null) return new VerificationCache(undefined);
+  const inStorage = Object.values(config.storage.targets).some((t) => {
+    if (t.type !== 'local') return false;
+    const relative = path.relative(path.resolve(t.path), path.resolve(dir));
+    return !relative.startsWith('..') && !path.isAbsolute(relative);
+  });
+  return new VerificationCache(inStorage ? undefined : dir);
 }
 
 // What makes a verdict valid: the manifest's exact bytes, in this folder of this storage target.

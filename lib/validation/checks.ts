@@ -1,7 +1,9 @@
 import type { CheckResult, ComponentValidation } from '../../contracts/validation';
 import { artifactKey, DEFINITIONS_ARTIFACT, setsFolder } from '../../common/backupSetLayout';
 import type { Manifest } from '../../common/manifest';
+import { DEFAULT_VALIDATION, GUIDE_TARGETS } from '../../common/guideTargets';
 import type { Component } from '../../common/names';
+import type { RabbitvaultConfig } from '../../config/schema';
 import { readSmallObject } from '../backupSets/artifacts';
 import { listSets } from '../backupSets/catalog';
 import { verifySet } from '../backupSets/verify';
@@ -13,6 +15,16 @@ export interface Thresholds {
   minBytes: number;
   rpoHours: number;
   requiredArtifacts: string[];
+}
+
+// The config's thresholds for a component, the guide's where it sets none.
+export function thresholdsFor(config: RabbitvaultConfig, component: Component): Thresholds {
+  const configured = config.validation.components[component] ?? {};
+  return {
+    minBytes: configured.minBytes ?? DEFAULT_VALIDATION[component].minBytes,
+    rpoHours: configured.rpoHours ?? GUIDE_TARGETS[component].rpoSeconds / 3600,
+    requiredArtifacts: configured.requiredArtifacts ?? DEFAULT_VALIDATION[component].requiredArtifacts,
+  };
 }
 
 // The guide's validation checklist on the newest set of one cluster+component.

@@ -1,13 +1,12 @@
-import { heartbeat } from '@temporalio/activity';
 import { artifactKey, manifestKey, MANIFEST_FILE, setPrefix } from '../../common/backupSetLayout';
 import { Manifest } from '../../common/manifest';
 import { parseUntrustedJson } from '../../common/untrusted';
-import { readSmallObject } from '../../lib/backupSets/artifacts';
-import type { SetLocation } from '../../lib/backupSets/catalog';
-import { verifySet } from '../../lib/backupSets/verify';
-import { StorageObjectNotFound, type StorageBackend } from '../../lib/storage/backend';
-import type { Verdict } from '../../lib/retention/policy';
-import { verdictKey, type VerificationCache } from '../../lib/retention/verificationCache';
+import { readSmallObject } from '../backupSets/artifacts';
+import type { SetLocation } from '../backupSets/catalog';
+import { verifySet } from '../backupSets/verify';
+import { StorageObjectNotFound, type StorageBackend } from '../storage/backend';
+import type { Verdict } from './policy';
+import { verdictKey, type VerificationCache } from './verificationCache';
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
@@ -18,13 +17,15 @@ const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 // Storage errors are thrown (the activity retries); only what the set's own
 // bytes say becomes a verdict.
 // fresh: read the artifacts even when the cache has a verdict (and store the new one).
+// heartbeat: called while the artifacts are read (every 5 s, and before).
 export async function verifyForRetention(
   backend: StorageBackend,
   storage: string,
   set: SetLocation,
   cache: VerificationCache,
   now: Date,
-  fresh = false,
+  fresh: boolean,
+  heartbeat: (details: { verifying: string }) => void,
 ): Promise<Verdict> {
   const manifestAt = manifestKey(set.prefix);
   const damaged = (problem: string): Verdict => ({ restorable: false, problem, verifiedAt: now.toISOString(), cached: false });
