@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { QueueBackup } from '../activities/messages/messagesBackup';
+import type { QueueBackup } from '../lib/messages/queueIndex';
 import type { QueueRestore } from '../activities/messages/messagesRestore';
 import { ResourceName, SetRef } from '../common/names';
 import { retryField as retry } from './retry';

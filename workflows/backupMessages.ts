@@ -1,5 +1,5 @@
 import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { QueueBackup } from '../activities/messages/messagesBackup';
+import type { QueueBackup } from '../lib/messages/queueIndex';
 import { BackupMessagesInput } from '../common/messageInputs';
 import type { RetryInput } from '../common/workflowInputs';
 import { newSetId } from '../common/names';

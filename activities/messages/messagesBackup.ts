@@ -1,71 +1,17 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { z } from 'zod';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
-import { ackMarkKey, artifactKey, QUEUES_ARTIFACT, segmentName, setPrefix } from '../../common/backupSetLayout';
+import { ackMarkKey, QUEUES_ARTIFACT, setPrefix } from '../../common/backupSetLayout';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
 import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
-import { copyRefusal, QueueDeclaration, selectQueues } from '../../lib/messages/queueCatalog';
+import { copyRefusal, selectQueues, type QueueDeclaration } from '../../lib/messages/queueCatalog';
+import type { QueueBackup, QueueIndex } from '../../lib/messages/queueIndex';
 import { DRAIN_SEGMENT_MESSAGES, readQueue } from '../../lib/messages/queueReader';
-import { listQueueSegments, scanSegment, segmentRefusal } from '../../lib/messages/storedSegments';
-import { OpenSegment, StoredSegment } from '../../lib/messages/segmentWriter';
-
-const count = z.number().int().nonnegative();
-
-// One queue of a message backup, as queues.json holds it.
-export const QueueBackup = z.object({
-  queue: QueueDeclaration,
-  mode: z.enum(['copy', 'drain', 'skipped']),
-  depthAtStart: count,
-  messages: count,
-  bodyBytes: count,
-  segments: z.array(StoredSegment),
-  endedBy: z.enum(['depth reached', 'idle', 'queue deleted', 'skipped']),
-  note: z.string().optional(),
-});
-export type QueueBackup = z.infer<typeof QueueBackup>;
-
-// queues.json. A restore reads it back from storage and acts on nothing it has not checked here.
-export const QueueIndex = z
-  .object({ formatVersion: z.literal(1), queues: z.array(QueueBackup) })
-  .superRefine((index, ctx) => {
-    for (const [i, backup] of index.queues.entries()) {
-      const at = (...path: Array<string | number>) => ['queues', i, ...path];
-      for (const field of ['name', 'vhost'] as const) {
-        if (Buffer.byteLength(backup.queue[field], 'utf8') > 255) ctx.addIssue({ code: 'custom', path: at('queue', field), message: 'longer than the 255 bytes AMQP allows' });
-      }
-      const argumentsProblem = amqpTableProblem(backup.queue.arguments);
-      if (argumentsProblem) ctx.addIssue({ code: 'custom', path: at('queue', 'arguments'), message: argumentsProblem });
-      // Exactly the names the writer gives, so no name can point anywhere else.
-      for (const [j, segment] of backup.segments.entries()) {
-        const expected = segmentName(i, j);
-        if (segment.artifact.name !== expected) ctx.addIssue({ code: 'custom', path: at('segments', j, 'artifact', 'name'), message: `must be ${expected} (segment ${j} of queue ${i}), not ${JSON.stringify(segment.artifact.name.slice(0, 100))}` });
-      }
-      if (backup.mode === 'skipped' && backup.segments.length) ctx.addIssue({ code: 'custom', path: at('segments'), message: 'a skipped queue has no segments' });
-      const sum = (f: (s: StoredSegment) => number) => backup.segments.reduce((n, s) => n + f(s), 0);
-      if (sum((s) => s.messages) !== backup.messages) ctx.addIssue({ code: 'custom', path: at('messages'), message: `${backup.messages}, but its segments hold ${sum((s) => s.messages)}` });
-      if (sum((s) => s.bodyBytes) !== backup.bodyBytes) ctx.addIssue({ code: 'custom', path: at('bodyBytes'), message: `${backup.bodyBytes}, but its segments hold ${sum((s) => s.bodyBytes)}` });
-    }
-  });
-export type QueueIndex = z.infer<typeof QueueIndex>;
-
-// Queue arguments go to the broker in queue.declare: only what an AMQP table can carry, and not much of it.
-function amqpTableProblem(table: Record<string, unknown>): string | undefined {
-  if (JSON.stringify(table).length > 65536) return 'more than 64 KiB of arguments';
-  const problem = (value: unknown, depth: number): string | undefined => {
-    if (depth > 32) return 'nested deeper than 32';
-    if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-    if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'a number that is not finite';
-    if (Array.isArray(value)) return value.map((v) => problem(v, depth + 1)).find(Boolean);
-    if (typeof value !== 'object') return `a value of type ${typeof value}`;
-    if ('!' in value) return 'a typed value ("!"), which the backup never writes';
-    return Object.entries(value).map(([k, v]) => (Buffer.byteLength(k) > 255 ? `a key longer than 255 bytes` : problem(v, depth + 1))).find(Boolean);
-  };
-  return problem(table, 0);
-}
+import { listQueueSegments, removeSegmentsFrom, scanSegment, segmentRefusal } from '../../lib/messages/storedSegments';
+import { OpenSegment, type StoredSegment } from '../../lib/messages/segmentWriter';
 
 interface Checkpoint {
   depthAtStart: number;
@@ -182,7 +128,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
           });
           // In copy mode, closing the channel gives every unacked message back in its place.
           await channel.close();
-          if (input.mode === 'copy') await removeStale(backend, prefix, input.queueIndex, segments.length);
+          if (input.mode === 'copy') await removeSegmentsFrom(backend, prefix, input.queueIndex, segments.length);
           const messages = segments.reduce((n, s) => n + s.messages, 0);
           return {
             queue,
@@ -227,11 +173,4 @@ async function scanOwnSegment(backend: Parameters<typeof scanSegment>[0], prefix
 async function streamLength(deps: ActivityDeps, cluster: string, queue: QueueDeclaration): Promise<number> {
   const info = await deps.managementApi(cluster).getJson<{ messages?: number }>(`/api/queues/${encodeURIComponent(queue.vhost)}/${encodeURIComponent(queue.name)}`);
   return info.messages ?? 0;
-}
-
-async function removeStale(backend: Parameters<typeof listQueueSegments>[0], prefix: string, queueIndex: number, keep: number): Promise<void> {
-  const keepNames = new Set(Array.from({ length: keep }, (_, i) => segmentName(queueIndex, i)));
-  for (const name of await listQueueSegments(backend, prefix, queueIndex)) {
-    if (!keepNames.has(name)) await backend.delete(artifactKey(prefix, name));
-  }
 }

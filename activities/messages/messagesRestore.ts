@@ -1,25 +1,14 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ConfirmChannel } from 'amqplib';
-import { artifactKey, QUEUES_ARTIFACT } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
-import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
-import type { StorageBackend } from '../../lib/storage/backend';
 import { clusterConfig } from '../../lib/clusterConfig';
-import type { ActivityDeps } from '../deps';
+import { readVerifiedQueueIndex, type QueueBackup } from '../../lib/messages/queueIndex';
+import { SegmentSpool, storageFailure } from '../../lib/messages/segmentSpool';
+import { checkStoredSegment, segmentRefusal, spooledRecords } from '../../lib/messages/storedSegments';
+import { declareIfMissing, settledDepth, waitDrain } from '../../lib/messages/targetQueue';
 import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
-import { QueueIndex, type QueueBackup } from './messagesBackup';
 import { publishOptionsWithRawProperties } from '../../lib/rabbitmq/rawProperties';
-import { checkStoredSegment, segmentRefusal, spooledRecords, spoolStoredSegment } from '../../lib/messages/storedSegments';
-import type { StoredSegment } from '../../lib/messages/segmentWriter';
-
-// Far more than any real index (a few hundred bytes per queue and segment), far less than the worker's memory.
-const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+import type { ActivityDeps } from '../deps';
 
 export interface QueueRestore {
   source: { vhost: string; name: string };
@@ -44,13 +33,7 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
     // The set's queue index, checked against the manifest's SHA-256 and then the
     // schema: the workflow only ever sees a validated index.
     async readQueueIndex(input: { storage: string; prefix: string; sha256: string }): Promise<QueueBackup[]> {
-      const { backend } = deps.openStorage(input.storage);
-      const source = { set: input.prefix, artifact: QUEUES_ARTIFACT };
-      const bytes = await readAtMost(backend, artifactKey(input.prefix, QUEUES_ARTIFACT), MAX_INDEX_BYTES + 1);
-      if (bytes.length <= MAX_INDEX_BYTES && createHash('sha256').update(bytes).digest('hex') !== input.sha256) {
-        throw refuseUntrusted(source, 'changed in storage since the set was verified', FailureType.SegmentCorrupt);
-      }
-      return parseUntrustedJson(QueueIndex, bytes, MAX_INDEX_BYTES, source).queues;
+      return readVerifiedQueueIndex(deps.openStorage(input.storage).backend, input.prefix, input.sha256);
     },
 
     // Every segment the restore will publish, read through the bounded parser and
@@ -179,108 +162,4 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
       }
     },
   };
-}
-
-// Segments copied to a local directory while their size and SHA-256 are checked
-// against the index, so what is published is what was verified, whatever storage
-// holds by then. At most two at a time; removed when the restore ends.
-class SegmentSpool {
-  private dir: Promise<string> | undefined;
-  private readonly copies = new Map<string, Promise<string>>();
-  constructor(
-    private readonly backend: StorageBackend,
-    private readonly prefix: string,
-  ) {}
-
-  prefetch(segment: StoredSegment): Promise<string> {
-    let copy = this.copies.get(segment.artifact.name);
-    if (!copy) {
-      this.dir ??= mkdtemp(path.join(os.tmpdir(), 'rabbitvault-restore-'));
-      copy = this.dir.then(async (dir) => {
-        const file = path.join(dir, segment.artifact.name);
-        await spoolStoredSegment(this.backend, this.prefix, segment, file);
-        return file;
-      });
-      copy.catch(() => undefined);
-      this.copies.set(segment.artifact.name, copy);
-    }
-    return copy;
-  }
-
-  // The local, verified copy; a refusal says what had been done (`outcome`).
-  async verified(segment: StoredSegment, outcome: string): Promise<string> {
-    return this.prefetch(segment).catch((error: unknown) => {
-      throw segmentRefusal(this.prefix, segment.artifact.name, error, outcome) ?? storageFailure(this.prefix, segment, error);
-    });
-  }
-
-  async discard(segment: StoredSegment): Promise<void> {
-    const copy = this.copies.get(segment.artifact.name);
-    this.copies.delete(segment.artifact.name);
-    if (copy) await rm(await copy, { force: true });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.copies.values()].map((c) => c.catch(() => undefined)));
-    if (this.dir) await rm(await this.dir, { recursive: true, force: true });
-  }
-}
-
-// Storage that could not be read: retried like any outage.
-function storageFailure(set: string, segment: StoredSegment, error: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ message: `reading segment ${segment.artifact.name} of backup set ${set} failed: ${(error as Error).message ?? String(error)}`, type: FailureType.StorageError });
-}
-
-// The first maxBytes of an object, without reading the rest.
-async function readAtMost(backend: StorageBackend, key: string, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const body = await backend.get(key);
-  for await (const chunk of body) {
-    chunks.push(chunk as Buffer);
-    total += (chunk as Buffer).length;
-    if (total >= maxBytes) break;
-  }
-  body.destroy();
-  return Buffer.concat(chunks).subarray(0, maxBytes);
-}
-
-// A quorum queue confirms a message once its log has it, and counts it once its
-// state machine has applied it: just after the last confirm the count can lag.
-// Re-read for a few seconds until the expected depth shows or the count stops moving.
-async function settledDepth(probe: () => Promise<{ messageCount: number }>, expected: number): Promise<number> {
-  let last = (await probe()).messageCount;
-  for (let i = 0; i < 50 && last !== expected; i += 1) {
-    await new Promise((r) => setTimeout(r, 200));
-    const now = (await probe()).messageCount;
-    if (now === last && i >= 10) break;
-    last = now;
-  }
-  return last;
-}
-
-async function waitDrain(channel: ConfirmChannel): Promise<void> {
-  await once(channel, 'drain');
-}
-
-// Recreates a missing queue from its backed-up declaration; an existing queue is used as it is.
-async function declareIfMissing(model: Awaited<ReturnType<typeof connectAmqp>>, name: string, backup: QueueBackup): Promise<boolean> {
-  const check = await model.createChannel();
-  check.on('error', () => undefined);
-  const exists = await check.checkQueue(name).then(
-    () => true,
-    (error: Error) => {
-      if (/404|NOT_FOUND/.test(error.message)) return false;
-      throw error;
-    },
-  );
-  if (exists) {
-    await check.close();
-    return false;
-  }
-  const declare = await model.createChannel();
-  const q = backup.queue;
-  await declare.assertQueue(name, { durable: q.durable, autoDelete: q.autoDelete, arguments: q.arguments });
-  await declare.close();
-  return true;
 }

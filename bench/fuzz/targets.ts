@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { TarGuard, UnsafeArchiveError } from '../../lib/archive/tarGuard';
-import { QueueIndex } from '../../activities/messages/messagesBackup';
+import { QueueIndex } from '../../lib/messages/queueIndex';
 import { encodeRecordHeader, readRecords, SEGMENT_MAGIC, SegmentFormatError, type MessageRecord } from '../../lib/messages/segmentFormat';
 import { segmentName } from '../../common/backupSetLayout';
 import { DataDirectoryDetails } from '../../common/dataDirectoryDetails';

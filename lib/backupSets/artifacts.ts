@@ -34,6 +34,20 @@ export async function hashStoredObject(backend: StorageBackend, key: string): Pr
   return { size: counter.bytes, sha256: counter.sha256() };
 }
 
+// The first maxBytes of an object, without reading the rest.
+export async function readAtMost(backend: StorageBackend, key: string, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const body = await backend.get(key);
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+    if (total >= maxBytes) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, maxBytes);
+}
+
 // A whole object in memory, read no further than limitBytes: what storage holds
 // is untrusted, so an object past its limit is refused, not retried.
 export async function readSmallObject(backend: StorageBackend, key: string, limitBytes = 512 * 1024 * 1024): Promise<Buffer> {

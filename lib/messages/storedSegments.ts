@@ -3,7 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/common';
-import { artifactKey, artifactNameOf, queueSegmentsFolder, SEGMENT_EXTENSION } from '../../common/backupSetLayout';
+import { artifactKey, artifactNameOf, queueSegmentsFolder, SEGMENT_EXTENSION, segmentName } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import { refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../storage/backend';
@@ -90,6 +90,14 @@ export function spooledRecords(file: string, segment: StoredSegment): AsyncGener
 
 export async function listQueueSegments(backend: StorageBackend, prefix: string, queueIndex: number): Promise<string[]> {
   return (await backend.list(queueSegmentsFolder(prefix, queueIndex))).map((o) => artifactNameOf(prefix, o.key)).filter((n) => n.endsWith(SEGMENT_EXTENSION));
+}
+
+// Removes a queue's segments from number `keep` on (left by an earlier attempt of a copy).
+export async function removeSegmentsFrom(backend: StorageBackend, prefix: string, queueIndex: number, keep: number): Promise<void> {
+  const keepNames = new Set(Array.from({ length: keep }, (_, i) => segmentName(queueIndex, i)));
+  for (const name of await listQueueSegments(backend, prefix, queueIndex)) {
+    if (!keepNames.has(name)) await backend.delete(artifactKey(prefix, name));
+  }
 }
 
 // The non-retryable failure for a segment refused by the parser or by its index
