@@ -27,4 +27,16 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+// Per component: each workflow proxies only the activities of its own component
+// (workflows/toolkit/activities.ts), so a call into another one fails the type-check.
+export type BackupSetActivities = ReturnType<typeof createBackupSetActivities>;
+export type DefinitionsActivities = ReturnType<typeof createDefinitionsBackupActivities> & ReturnType<typeof createDefinitionsRestoreActivities>;
+export type MessagesActivities = ReturnType<typeof createMessageActivities>;
+export type DataDirectoryActivities = ReturnType<typeof createNodeActivities>;
+export type ConfigurationActivities = ReturnType<typeof createConfigurationActivities> & ReturnType<typeof createKubernetesConfigurationActivities>;
+export type OffsiteActivities = ReturnType<typeof createOffsiteActivities>;
+export type RetentionActivities = ReturnType<typeof createRetentionActivities>;
+export type ValidationActivities = ReturnType<typeof createValidationActivities>;
+export type DrillActivities = ReturnType<typeof createDrillActivities>;
 export { defaultDeps, type ActivityDeps } from './deps';

@@ -1,22 +1,14 @@
-import { uuid4, workflowInfo } from '@temporalio/workflow';
+import { uuid4 } from '@temporalio/workflow';
 import type { CapturedNodeConfiguration } from '../activities/configuration/configurationBackup';
 import type { ConfigurationDetails } from '../common/configurationDetails';
-import { BackupConfigurationInput } from '../common/configurationInputs';
+import { BackupConfigurationInput, type BackupConfigurationResult } from '../contracts/configuration';
 import { setPrefix } from '../common/backupSetLayout';
 import { newSetId } from '../common/names';
-import { nodeActivities } from './toolkit/saga';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface BackupConfigurationResult {
-  cluster: string;
-  setId: string;
-  storage: string;
-  location: string;
-  nodes: ConfigurationDetails['nodes'];
-  kubernetes?: ConfigurationDetails['kubernetes'];
-  startedAt: string;
-  finishedAt: string;
-}
+import { activitiesWithRetry, nodeActivities } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { writeSetManifest } from './toolkit/manifest';
+import { trackProgress } from './toolkit/progress';
 
 // The guide's "Configuration Backup". On Kubernetes: the release's ConfigMap,
 // Secret and PVCs as the API returns them, its Helm values and chart info, and
@@ -28,7 +20,7 @@ export interface BackupConfigurationResult {
 export async function backupConfiguration(rawInput: BackupConfigurationInput): Promise<BackupConfigurationResult> {
   const input = parseWorkflowInput(BackupConfigurationInput, rawInput, 'backupConfiguration');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('configuration', input.retry);
   const startedAt = new Date();
   const setId = newSetId(startedAt, uuid4());
   const prefix = setPrefix(input.cluster, 'configuration', setId);
@@ -49,7 +41,7 @@ export async function backupConfiguration(rawInput: BackupConfigurationInput): P
   for (const { name, taskQueue } of sources.nodes) {
     progress('reading configuration files', name);
     captured.push(
-      await nodeActivities(taskQueue, timing)
+      await nodeActivities('configuration', taskQueue, timing)
         .quick.captureNodeConfiguration({ cluster: input.cluster, node: name, storage: input.storage, prefix })
         .catch((error: unknown) => {
           throw explainFailure(`reading the configuration files of ${name}`, error, incomplete);
@@ -62,27 +54,21 @@ export async function backupConfiguration(rawInput: BackupConfigurationInput): P
     nodes: captured.map(({ node, rabbitmqVersion, files }) => ({ node, rabbitmqVersion, files })),
     ...(kubernetes ? { kubernetes: kubernetes.details } : {}),
   };
-  const { workflowId, runId } = workflowInfo();
   const finishedAt = new Date();
-  const { location } = await act
-    .writeManifest({
-      storage: input.storage,
-      prefix,
-      manifest: {
-        cluster: input.cluster,
-        component: 'configuration',
-        setId,
-        rabbitmqVersion: captured[0]?.rabbitmqVersion ?? kubernetes?.details.helm.appVersion ?? null,
-        artifacts: [...(kubernetes?.artifacts ?? []), ...captured.flatMap((c) => c.artifacts)],
-        workflow: { workflowId, runId },
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        details,
-      },
-    })
-    .catch((error: unknown) => {
-      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
-    });
+  const { location } = await writeSetManifest(act, {
+    storage: input.storage,
+    prefix,
+    manifest: {
+      cluster: input.cluster,
+      component: 'configuration',
+      setId,
+      rabbitmqVersion: captured[0]?.rabbitmqVersion ?? kubernetes?.details.helm.appVersion ?? null,
+      artifacts: [...(kubernetes?.artifacts ?? []), ...captured.flatMap((c) => c.artifacts)],
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      details,
+    },
+  });
   progress('done', location);
   return {
     cluster: input.cluster,

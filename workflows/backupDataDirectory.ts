@@ -1,26 +1,19 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4 } from '@temporalio/workflow';
 import type { StreamedDataDirectory } from '../activities/dataDirectory/dataDirectoryBackup';
 import type { z } from 'zod';
 import type { NodeFacts } from '../lib/nodeAccess/rabbitNode';
 import type { DeltaResult } from '../lib/dataDirectory/stagedCopy';
 import type { TarSummary } from '../lib/archive/tarGuard';
-import { BackupDataDirectoryInput, type DataDirectoryCopy } from '../common/dataDirectoryInputs';
 import { setPrefix } from '../common/backupSetLayout';
 import { newSetId } from '../common/names';
-import { allOrCancel, describe, nodeActivities, whileStopped, type SagaTiming, type StopWindow } from './toolkit/saga';
-import { withDataDirectoryLock } from './dataDirectoryLock';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-// How a node's data directory was copied, with the figures of the two phases.
-export interface CopyFigures {
-  copy: DataDirectoryCopy;
-  // Why pre-copy was not used (e.g. "staging needs 1.2 GiB, 800.0 MiB free at /var/lib/rabbitmq").
-  copyNote?: string;
-  // Phase 1, RabbitMQ running.
-  preCopy?: { files: number; bytes: number; seconds: number; changedWhileCopied: number };
-  // Phase 2, inside the stop window.
-  delta?: DeltaResult;
-}
+import { BackupDataDirectoryInput, type BackupDataDirectoryResult, type CopyFigures, type StopWindow } from '../contracts/dataDirectory';
+import { activitiesWithRetry, nodeActivities } from './toolkit/activities';
+import { describe, explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { withDataDirectoryLock } from './toolkit/lock';
+import { writeSetManifest } from './toolkit/manifest';
+import { trackProgress } from './toolkit/progress';
+import { allOrCancel, type SagaTiming, whileStopped } from './toolkit/saga';
 
 // What the manifest records per node (details.nodes[]).
 export interface NodeBackupRecord extends StreamedDataDirectory, CopyFigures {
@@ -28,19 +21,6 @@ export interface NodeBackupRecord extends StreamedDataDirectory, CopyFigures {
   facts: NodeFacts;
   stopWindow: StopWindow;
   verified: TarSummary;
-}
-
-export interface BackupDataDirectoryResult {
-  cluster: string;
-  setId: string;
-  method: 'archive' | 'restic';
-  mode: 'one-at-a-time' | 'all-together';
-  location: string;
-  nodes: Array<{ node: string; artifact: string; bytes: number; tarBytes: number; stopWindow: StopWindow; resticSnapshotId?: string } & CopyFigures>;
-  // e.g. a staging copy that could not be removed (the set itself is complete).
-  warnings?: string[];
-  startedAt: string;
-  finishedAt: string;
 }
 
 type Node = { name: string; taskQueue: string };
@@ -67,7 +47,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
   // Runs started before the two-phase copy existed copied while stopped, and replay so.
   const preCopyOn = patched('data-directory-pre-copy') && input.copy === 'pre-copy';
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('dataDirectory', input.retry);
   const timing: SagaTiming = input;
   const startedAt = new Date();
   const setId = newSetId(startedAt, uuid4());
@@ -82,7 +62,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
     const explain = (error: unknown) => {
       throw explainFailure(`preflight of ${node.name}`, error, 'nothing was stopped');
     };
-    const on = nodeActivities(node.taskQueue, timing).quick;
+    const on = nodeActivities('dataDirectory', node.taskQueue, timing).quick;
     const facts = await on.inspectDataDirectoryNode({ cluster, node: node.name, storage, method }).catch(explain);
     if (!preCopyOn) return { node, facts };
     const plan = await on.planStagedCopy({ cluster, node: node.name, dataDirectory: facts.dataDirectory, dataBytes: facts.dataBytes }).catch(explain);
@@ -96,7 +76,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
   const preCopy = (p: NodePlan) => async (): Promise<NonNullable<CopyFigures['preCopy']>> => {
     staged.push(p);
     progress('pre-copying data directory', `${p.node.name}: into ${p.staging!.dir} while RabbitMQ runs`);
-    const r = await nodeActivities(p.node.taskQueue, timing)
+    const r = await nodeActivities('dataDirectory', p.node.taskQueue, timing)
       .streaming.preCopyDataDirectory({ cluster, node: p.node.name, dataDirectory: p.facts.dataDirectory, staging: p.staging!.dir, dataBytes: p.facts.dataBytes })
       .catch((error: unknown) => {
         throw explainFailure(`pre-copying the data directory of ${p.node.name}`, error, 'nothing was stopped');
@@ -105,7 +85,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
   };
   // Reads `from`: the data directory itself (app stopped) or its staging copy (app running).
   const upload = (p: NodePlan, from: string) => () =>
-    nodeActivities(p.node.taskQueue, timing).streaming.streamDataDirectory({ cluster, node: p.node.name, storage, prefix, method, dataDirectory: from, dataBytes: p.facts.dataBytes });
+    nodeActivities('dataDirectory', p.node.taskQueue, timing).streaming.streamDataDirectory({ cluster, node: p.node.name, storage, prefix, method, dataDirectory: from, dataBytes: p.facts.dataBytes });
   const uploadStaged = async (p: NodePlan): Promise<StreamedDataDirectory> => {
     progress('uploading staged copy', `${p.node.name}: tar | zstd | upload (${method}) of ${p.staging!.tree}, RabbitMQ running`);
     return upload(p, p.staging!.tree)().catch((error: unknown) => {
@@ -116,15 +96,15 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
   type Stopped = { delta: DeltaResult } | { streamed: StreamedDataDirectory };
   const whileDown = (p: NodePlan) => async (): Promise<Stopped> =>
     p.staging
-      ? { delta: await nodeActivities(p.node.taskQueue, timing).streaming.syncStagedCopy({ cluster, node: p.node.name, dataDirectory: p.facts.dataDirectory, staging: p.staging.dir }) }
+      ? { delta: await nodeActivities('dataDirectory', p.node.taskQueue, timing).streaming.syncStagedCopy({ cluster, node: p.node.name, dataDirectory: p.facts.dataDirectory, staging: p.staging.dir }) }
       : { streamed: await upload(p, p.facts.dataDirectory)() };
   const stop = (p: NodePlan) => async () => {
     progress('stopping app', p.node.name);
-    await nodeActivities(p.node.taskQueue, timing).quick.stopNodeApp({ cluster, node: p.node.name });
+    await nodeActivities('dataDirectory', p.node.taskQueue, timing).quick.stopNodeApp({ cluster, node: p.node.name });
     if (p.staging) progress('copying changes', `${p.node.name}: what changed since the pre-copy, into ${p.staging.dir}`);
     else progress('copying data directory', `${p.node.name}: tar | zstd | upload (${method})`);
   };
-  const start = (p: NodePlan) => () => nodeActivities(p.node.taskQueue, timing).restart.startNodeApp({ cluster, node: p.node.name });
+  const start = (p: NodePlan) => () => nodeActivities('dataDirectory', p.node.taskQueue, timing).restart.startNodeApp({ cluster, node: p.node.name });
   const restarting = (p: NodePlan) => (reason: string) => progress('starting app', `${p.node.name} (${reason})`);
   const record = async (p: NodePlan, stopped: Stopped, window: StopWindow, preCopied?: CopyFigures['preCopy']): Promise<Omit<NodeBackupRecord, 'verified'>> => {
     const figures: CopyFigures = p.staging
@@ -168,7 +148,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
     const verified: NodeBackupRecord[] = [];
     for (const [i, r] of records.entries()) {
       progress('verifying artifact', `${r.artifact.name}: checksum, archive listing${method === 'restic' ? ', restic check' : ''}`);
-      const check = await nodeActivities(nodes[i]!.taskQueue, timing)
+      const check = await nodeActivities('dataDirectory', nodes[i]!.taskQueue, timing)
         .streaming.verifyDataDirectoryArtifact({
           storage,
           prefix,
@@ -186,27 +166,21 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
     }
 
     progress('writing manifest', prefix);
-    const { workflowId, runId } = workflowInfo();
     const finishedAt = new Date();
-    const { location } = await act
-      .writeManifest({
-        storage,
-        prefix,
-        manifest: {
-          cluster,
-          component: 'data-directory',
-          setId,
-          rabbitmqVersion: verified[0]?.facts.rabbitmqVersion ?? null,
-          artifacts: verified.map((r) => r.artifact),
-          workflow: { workflowId, runId },
-          startedAt: startedAt.toISOString(),
-          finishedAt: finishedAt.toISOString(),
-          details: { method, mode: input.mode, nodes: verified },
-        },
-      })
-      .catch((error: unknown) => {
-        throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
-      });
+    const { location } = await writeSetManifest(act, {
+      storage,
+      prefix,
+      manifest: {
+        cluster,
+        component: 'data-directory',
+        setId,
+        rabbitmqVersion: verified[0]?.facts.rabbitmqVersion ?? null,
+        artifacts: verified.map((r) => r.artifact),
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        details: { method, mode: input.mode, nodes: verified },
+      },
+    });
     return { location, verified, finishedAt };
   };
 
@@ -216,7 +190,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
     const warnings: string[] = [];
     for (const p of staged) {
       progress('removing staging copy', `${p.node.name}: ${p.staging!.dir}`);
-      await nodeActivities(p.node.taskQueue, timing)
+      await nodeActivities('dataDirectory', p.node.taskQueue, timing)
         .cleanup.removeStagedCopy({ cluster, node: p.node.name, staging: p.staging!.dir })
         .catch((error: unknown) => warnings.push(`the staging copy ${p.staging!.dir} of ${p.node.name} could not be removed (${describe(error)}): remove it by hand`));
     }

@@ -1,21 +1,11 @@
-import { uuid4, workflowInfo } from '@temporalio/workflow';
-import type { DefinitionsCounts } from '../lib/definitions/model';
-import type { Artifact } from '../common/manifest';
+import { uuid4 } from '@temporalio/workflow';
 import { newSetId } from '../common/names';
-import { BackupDefinitionsInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface BackupDefinitionsResult {
-  cluster: string;
-  setId: string;
-  storage: string;
-  location: string;
-  artifact: Artifact;
-  counts: DefinitionsCounts;
-  rabbitmqVersion: string | null;
-  startedAt: string;
-  finishedAt: string;
-}
+import { BackupDefinitionsInput, type BackupDefinitionsResult } from '../contracts/definitions';
+import { activitiesWithRetry } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { writeSetManifest } from './toolkit/manifest';
+import { trackProgress } from './toolkit/progress';
 
 // The guide's "Definitions Backup": export, check, store, then the manifest.
 // The set id comes from workflow time and workflow randomness, so a replay
@@ -23,7 +13,7 @@ export interface BackupDefinitionsResult {
 export async function backupDefinitions(rawInput: BackupDefinitionsInput): Promise<BackupDefinitionsResult> {
   const input = parseWorkflowInput(BackupDefinitionsInput, rawInput, 'backupDefinitions');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('definitions', input.retry);
   const startedAt = new Date();
   const setId = newSetId(startedAt, uuid4());
 
@@ -34,26 +24,20 @@ export async function backupDefinitions(rawInput: BackupDefinitionsInput): Promi
 
   progress('writing manifest', exported.prefix);
   const finishedAt = new Date();
-  const { workflowId, runId } = workflowInfo();
-  const { location } = await act
-    .writeManifest({
-      storage: exported.storage,
-      prefix: exported.prefix,
-      manifest: {
-        cluster: input.cluster,
-        component: 'definitions',
-        setId,
-        rabbitmqVersion: exported.rabbitmqVersion,
-        artifacts: [exported.artifact],
-        workflow: { workflowId, runId },
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        details: { counts: exported.counts },
-      },
-    })
-    .catch((error: unknown) => {
-      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
-    });
+  const { location } = await writeSetManifest(act, {
+    storage: exported.storage,
+    prefix: exported.prefix,
+    manifest: {
+      cluster: input.cluster,
+      component: 'definitions',
+      setId,
+      rabbitmqVersion: exported.rabbitmqVersion,
+      artifacts: [exported.artifact],
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      details: { counts: exported.counts },
+    },
+  });
 
   progress('done', location);
   return {

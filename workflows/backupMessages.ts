@@ -1,42 +1,20 @@
-import { uuid4, workflowInfo } from '@temporalio/workflow';
+import { uuid4 } from '@temporalio/workflow';
 import type { QueueBackup } from '../lib/messages/queueIndex';
-import { BackupMessagesInput } from '../common/messageInputs';
-import type { RetryInput } from '../common/workflowInputs';
+import { BackupMessagesInput, type BackupMessagesResult, type QueueReconciliation } from '../contracts/messages';
 import { newSetId } from '../common/names';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface QueueReconciliation {
-  vhost: string;
-  queue: string;
-  mode: QueueBackup['mode'];
-  depthAtStart: number;
-  captured: number;
-  bytes: number;
-  segments: number;
-  difference: number;
-  endedBy: QueueBackup['endedBy'];
-  note?: string;
-}
-
-export interface BackupMessagesResult {
-  cluster: string;
-  setId: string;
-  storage: string;
-  location: string;
-  mode: 'copy' | 'drain';
-  rabbitmqVersion: string | null;
-  totals: { queues: number; messages: number; bytes: number; depthAtStart: number; difference: number };
-  // Captured vs queue depth at the start, per queue: differences are reported, not hidden.
-  queues: QueueReconciliation[];
-}
+import { activitiesWithRetry, heartbeatingActivities } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { writeSetManifest } from './toolkit/manifest';
+import { trackProgress } from './toolkit/progress';
 
 // The guide's "Option C" message backup, made safe: every message bit for bit,
 // copy gives them all back, drain acks only what storage holds.
 export async function backupMessages(rawInput: BackupMessagesInput): Promise<BackupMessagesResult> {
   const input = parseWorkflowInput(BackupMessagesInput, rawInput, 'backupMessages');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
-  const reader = heartbeatingActivities(input.retry, input.heartbeatTimeoutSeconds);
+  const act = activitiesWithRetry('messages', input.retry);
+  const reader = heartbeatingActivities('messages', input.retry, input.heartbeatTimeoutSeconds);
   const startedAt = new Date();
   const setId = newSetId(startedAt, uuid4());
 
@@ -64,39 +42,33 @@ export async function backupMessages(rawInput: BackupMessagesInput): Promise<Bac
     throw explainFailure('storing the queue index', error, `set ${setId} stays incomplete`);
   });
   const reconciliation = backups.map(reconcile);
-  const { workflowId, runId } = workflowInfo();
-  const { location } = await act
-    .writeManifest({
-      storage: index.storage,
-      prefix: index.prefix,
-      manifest: {
-        cluster: input.cluster,
-        component: 'messages',
-        setId,
-        rabbitmqVersion,
-        artifacts: [index.artifact, ...backups.flatMap((b) => b.segments.map((s) => s.artifact))],
-        workflow: { workflowId, runId },
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        details: {
-          mode: input.mode,
-          format: 'rabbitvault messages v1 (README: message segment format)',
-          queues: backups.map((b, i) => ({
-            vhost: b.queue.vhost,
-            name: b.queue.name,
-            messages: b.messages,
-            bytes: b.bodyBytes,
-            depthAtStart: b.depthAtStart,
-            endedBy: b.endedBy,
-            segments: b.segments.map((s) => ({ name: s.artifact.name, messages: s.messages, bytes: s.bodyBytes, sha256: s.artifact.sha256 })),
-            ...(reconciliation[i]!.note ? { note: reconciliation[i]!.note } : {}),
-          })),
-        },
+  const { location } = await writeSetManifest(act, {
+    storage: index.storage,
+    prefix: index.prefix,
+    manifest: {
+      cluster: input.cluster,
+      component: 'messages',
+      setId,
+      rabbitmqVersion,
+      artifacts: [index.artifact, ...backups.flatMap((b) => b.segments.map((s) => s.artifact))],
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      details: {
+        mode: input.mode,
+        format: 'rabbitvault messages v1 (README: message segment format)',
+        queues: backups.map((b, i) => ({
+          vhost: b.queue.vhost,
+          name: b.queue.name,
+          messages: b.messages,
+          bytes: b.bodyBytes,
+          depthAtStart: b.depthAtStart,
+          endedBy: b.endedBy,
+          segments: b.segments.map((s) => ({ name: s.artifact.name, messages: s.messages, bytes: s.bodyBytes, sha256: s.artifact.sha256 })),
+          ...(reconciliation[i]!.note ? { note: reconciliation[i]!.note } : {}),
+        })),
       },
-    })
-    .catch((error: unknown) => {
-      throw explainFailure('writing the manifest', error, `set ${setId} stays incomplete and is never offered for restore`);
-    });
+    },
+  });
 
   const sum = (f: (q: QueueReconciliation) => number) => reconciliation.reduce((n, q) => n + f(q), 0);
   const totals = { queues: backups.length, messages: sum((q) => q.captured), bytes: sum((q) => q.bytes), depthAtStart: sum((q) => q.depthAtStart), difference: sum((q) => q.difference) };
@@ -122,9 +94,4 @@ function reconcile(b: QueueBackup): QueueReconciliation {
     endedBy: b.endedBy,
     ...(why ? { note: why } : {}),
   };
-}
-
-// Long per-queue steps heartbeat their checkpoint; a silent one is retried from it.
-export function heartbeatingActivities(retry: RetryInput, heartbeatTimeoutSeconds: number) {
-  return activitiesWithRetry(retry, heartbeatTimeoutSeconds);
 }

@@ -1,30 +1,10 @@
 import { patched } from '@temporalio/workflow';
-import type { NotASet } from '../lib/backupSets/catalog';
 import type { RetentionDecision } from '../lib/retention/policy';
-import { PruneBackupsInput } from '../common/automationInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface PruneBackupsResult {
-  dryRun: boolean;
-  storages: Array<{
-    storage: string;
-    location: string;
-    deleted: RetentionDecision[];
-    kept: RetentionDecision[];
-    // Restic snapshots of the deleted data-directory sets, forgotten; then `restic prune` (not in a dry run).
-    resticSnapshotsForgotten?: number;
-    resticPruneSeconds?: number;
-    // Deleted restic sets whose snapshots stay: another storage target holds a copy of the set.
-    resticSetsKeptForCopies?: string[];
-    // Folders under <cluster>/<component>/ whose names are not set ids: left alone.
-    notSets?: NotASet[];
-    // Sets whose artifacts were read to decide, and verdicts the worker's cache gave.
-    setsVerified?: number;
-    verdictsCached?: number;
-  }>;
-  deletedSets: number;
-  deletedBytes: number;
-}
+import { PruneBackupsInput, type PruneBackupsResult } from '../contracts/retention';
+import { activitiesWithRetry, heartbeatingActivities } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
 
 // restic prune rewrites the repository's packs: hours on a large repository.
 const RESTIC_PRUNE_TIMEOUT_SECONDS = 6 * 3600;
@@ -37,7 +17,7 @@ const RESTIC_PRUNE_TIMEOUT_SECONDS = 6 * 3600;
 export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBackupsResult> {
   const input = parseWorkflowInput(PruneBackupsInput, rawInput, 'pruneBackups');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('retention', input.retry);
   const fail = (step: string) => (error: unknown) => {
     throw explainFailure(step, error);
   };
@@ -66,7 +46,7 @@ export async function pruneBackups(rawInput: PruneBackupsInput): Promise<PruneBa
       if (deleted.resticSets && patched('restic-prune')) {
         restic.resticSnapshotsForgotten = deleted.resticSnapshotsForgotten;
         progress('restic prune', `${deleted.resticSnapshotsForgotten} snapshots forgotten in the restic repository of ${storage}; freeing their data`);
-        const pruned = await activitiesWithRetry({ ...input.retry, attemptTimeoutSeconds: RESTIC_PRUNE_TIMEOUT_SECONDS }, 60)
+        const pruned = await heartbeatingActivities('retention', { ...input.retry, attemptTimeoutSeconds: RESTIC_PRUNE_TIMEOUT_SECONDS }, 60)
           .pruneResticRepository({ storage, timeoutSeconds: RESTIC_PRUNE_TIMEOUT_SECONDS })
           .catch(fail(`restic prune of the repository of storage ${storage} (the sets and their snapshots are already gone)`));
         restic.resticPruneSeconds = pruned.seconds;

@@ -3,33 +3,18 @@ import type { z } from 'zod';
 import type { PlannedConfigFile } from '../activities/configuration/configurationRestore';
 import type { KubernetesRestorePlan } from '../lib/kubernetes/configMap';
 import { ConfigurationDetails, type NodeConfigFile } from '../common/configurationDetails';
-import { RestoreConfigurationInput } from '../common/configurationInputs';
+import { RestoreConfigurationInput, type RestoreConfigurationResult } from '../contracts/configuration';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
-import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
-import { describe, nodeActivities, type SagaTiming } from './toolkit/saga';
-import { withDataDirectoryLock } from './dataDirectoryLock';
-import { applyConfigMap, type ConfigMapRef } from './kubernetesConfigMap';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
-
-export interface RestoredNodeConfiguration {
-  node: string;
-  files: PlannedConfigFile[];
-  // Whether the node was stopped and started to read the restored files.
-  restarted: boolean;
-}
-
-export interface RestoreConfigurationResult {
-  cluster: string;
-  sourceCluster: string;
-  setId: string;
-  dryRun: boolean;
-  nodes: RestoredNodeConfiguration[];
-  // Files written on all nodes (replace + create).
-  filesChanged: number;
-  // The set's ConfigMap (Kubernetes): what was (or, in a dry run, would be) done, key names only.
-  kubernetes?: KubernetesRestorePlan & { namespace: string; statefulSet: string; restarted: boolean };
-}
+import { parseUntrusted, verifiedArtifactOrRefuse } from '../common/untrusted';
+import { activitiesWithRetry, nodeActivities } from './toolkit/activities';
+import { describe, explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { withDataDirectoryLock } from './toolkit/lock';
+import { trackProgress } from './toolkit/progress';
+import type { SagaTiming } from './toolkit/saga';
+import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
+import { applyConfigMap, type ConfigMapRef } from './steps/kubernetesConfigMap';
 
 // The guide's "Restore Configuration": checksums verified first; per node a
 // plan (identical / replace / create); the changed files written, each
@@ -40,7 +25,7 @@ export interface RestoreConfigurationResult {
 export async function restoreConfiguration(rawInput: RestoreConfigurationInput): Promise<RestoreConfigurationResult> {
   const input = parseWorkflowInput(RestoreConfigurationInput, rawInput, 'restoreConfiguration');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('configuration', input.retry);
   const sourceCluster = input.sourceCluster ?? input.cluster;
   const restoreTag = compactUtc(new Date(workflowInfo().startTime));
   const timing = { downtimeLimitSeconds: input.nodeStartTimeoutSeconds, nodeStartTimeoutSeconds: input.nodeStartTimeoutSeconds, heartbeatTimeoutSeconds: 30, retry: input.retry };
@@ -49,9 +34,8 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'configuration', set: input.from }, 'no node was touched');
   // The details come from storage: strict schema, and every artifact they name is one the set verified.
   const details = parseUntrusted(ConfigurationDetails, set.manifest.details, { set: set.manifest.setId, artifact: 'manifest.json (details)' });
-  const named = [...details.nodes.flatMap((n) => n.files.map((f) => f.artifact)), ...(details.kubernetes ? [details.kubernetes.configMap.artifact] : [])];
-  const unknown = named.find((name) => !set.manifest.artifacts.some((a) => a.name === name));
-  if (unknown !== undefined) throw refuseUntrusted({ set: set.manifest.setId, artifact: unknown }, 'named in the details but not an artifact of the manifest');
+  for (const n of details.nodes) for (const f of n.files) verifiedArtifactOrRefuse(set.manifest, { name: f.artifact }, `${f.path} of node ${n.node}`);
+  const configMapArtifact = details.kubernetes && verifiedArtifactOrRefuse(set.manifest, { name: details.kubernetes.configMap.artifact }, `ConfigMap ${details.kubernetes.configMap.name}`);
   const inSet = details.nodes;
   const k8s = input.kubernetes ? details.kubernetes : undefined;
   const missing = (input.nodes ?? []).filter((n) => !inSet.some((s) => s.node === n));
@@ -72,8 +56,8 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   let configMap: { ref: ConfigMapRef; plan: KubernetesRestorePlan } | undefined;
   if (k8s) {
     progress('planning', `ConfigMap ${k8s.namespace}/${k8s.configMap.name}`);
-    // Present: checked against the manifest above.
-    const artifact = set.manifest.artifacts.find((a) => a.name === k8s.configMap.artifact)!;
+    // Verified above whenever the set has Kubernetes details.
+    const artifact = configMapArtifact!;
     const ref = { cluster: input.cluster, storage: set.storage, prefix: set.prefix, artifact: artifact.name, sha256: artifact.sha256 };
     const plan = await act.planKubernetesConfigMapRestore({ ...ref, restoreTag: restoreTag.toLowerCase(), statefulSet: k8s.statefulSet }).catch((error: unknown) => {
       throw explainFailure(`planning the restore of ConfigMap ${k8s.namespace}/${k8s.configMap.name}`, error, 'nothing was touched');
@@ -85,7 +69,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   for (const [i, c] of chosen.entries()) {
     progress('planning', c.node);
     const taskQueue = queues[i]!.taskQueue;
-    const plan = await nodeActivities(taskQueue, timing)
+    const plan = await nodeActivities('configuration', taskQueue, timing)
       .quick.planConfigurationRestore({ cluster: input.cluster, node: c.node, files: c.files, restoreTag, setId: set.manifest.setId })
       .catch((error: unknown) => {
         throw explainFailure(`planning the restore on ${c.node}`, error, 'no node was touched');
@@ -139,7 +123,7 @@ async function applyPlans({ input, set, plans, result, restoreTag, timing, progr
   const changes = (plan: PlannedConfigFile[]) => plan.filter((p) => p.action !== 'identical').length;
   for (const [i, p] of plans.entries()) {
     if (changes(p.plan) === 0) continue;
-    const node = nodeActivities(p.taskQueue, timing);
+    const node = nodeActivities('configuration', p.taskQueue, timing);
     const ref = { cluster: input.cluster, node: p.node };
     let stopping = false;
     try {

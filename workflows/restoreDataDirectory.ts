@@ -2,20 +2,17 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched } from '
 import type { z } from 'zod';
 import type { NodeFacts } from '../lib/nodeAccess/rabbitNode';
 import { DataDirectoryDetails, type DataDirectoryNodeRecord } from '../common/dataDirectoryDetails';
-import { RestoreDataDirectoryInput } from '../common/dataDirectoryInputs';
 import { FailureType } from '../common/failures';
 import { compactUtc } from '../common/names';
-import { parseUntrusted, refuseUntrusted } from '../common/untrusted';
-import { nodeActivities, type SagaTiming, type StopWindow } from './toolkit/saga';
-import { withDataDirectoryLock } from './dataDirectoryLock';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
-
-export interface RestoreDataDirectoryResult {
-  cluster: string;
-  sourceCluster: string;
-  setId: string;
-  nodes: Array<{ node: string; queues: number; messages: number; stopWindow: StopWindow }>;
-}
+import { parseUntrusted, verifiedArtifactOrRefuse } from '../common/untrusted';
+import { RestoreDataDirectoryInput, type RestoreDataDirectoryResult } from '../contracts/dataDirectory';
+import { activitiesWithRetry, nodeActivities } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { withDataDirectoryLock } from './toolkit/lock';
+import { trackProgress } from './toolkit/progress';
+import { stopWindow, type SagaTiming } from './toolkit/saga';
+import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
 
 // The guide's "Recovery 5: full recovery from a Mnesia backup": checksums and
 // archive safety first, refusals with the alternative, then per node
@@ -29,7 +26,7 @@ export async function restoreDataDirectory(rawInput: RestoreDataDirectoryInput):
 
 async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promise<RestoreDataDirectoryResult> {
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('dataDirectory', input.retry);
   const timing: SagaTiming = input;
   const { cluster, storage } = input;
   const sourceCluster = input.sourceCluster ?? cluster;
@@ -53,7 +50,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
   for (const node of targets) {
     progress('preflight', node.name);
     const record = details.nodes.find((r) => r.node === node.name);
-    const facts = await nodeActivities(node.taskQueue, timing).quick.inspectDataDirectoryNode({ cluster, node: node.name }).catch((error: unknown) => {
+    const facts = await nodeActivities('dataDirectory', node.taskQueue, timing).quick.inspectDataDirectoryNode({ cluster, node: node.name }).catch((error: unknown) => {
       throw explainFailure(`preflight of ${node.name}`, error, 'nothing was changed');
     });
     const reason = refusal(record, facts, details.nodes);
@@ -65,7 +62,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
       });
     }
     progress('checking archive', `${record!.artifact.name}: checksums, every entry safe to extract`);
-    await nodeActivities(node.taskQueue, timing)
+    await nodeActivities('dataDirectory', node.taskQueue, timing)
       .streaming.verifyDataDirectoryArtifact({ storage: set.storage, prefix: set.prefix, artifact: record!.artifact, tarSha256: record!.tarSha256, tarBytes: record!.tarBytes, method: details.method, node: node.name })
       .catch((error: unknown) => {
         throw explainFailure(`checking the backup of ${node.name}`, error, 'nothing was changed, the node was not stopped');
@@ -75,7 +72,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
 
   const restored: RestoreDataDirectoryResult['nodes'] = [];
   for (const { node, record, facts } of plans) {
-    const a = nodeActivities(node.taskQueue, timing);
+    const a = nodeActivities('dataDirectory', node.taskQueue, timing);
     const ref = { cluster, node: node.name };
     const asidePath = `${facts.dataDirectory}.before-restore-${compactUtc(new Date())}`;
     const stoppedAt = new Date();
@@ -100,8 +97,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
       await a.restart.startNodeApp(ref);
       progress('verifying', `${node.name}: queues and message counts as in the manifest`);
       const check = await a.quick.verifyRestoredNode({ ...ref, expected: record.facts.queues, timeoutSeconds: 60 });
-      const runningAt = new Date();
-      restored.push({ node: node.name, ...check, stopWindow: window(stoppedAt, runningAt) });
+      restored.push({ node: node.name, ...check, stopWindow: stopWindow(stoppedAt, new Date()) });
     } catch (error) {
       progress('compensating', `${node.name}: putting the previous data directory back and starting the node`);
       const putBack = await CancellationScope.nonCancellable(async () => {
@@ -127,17 +123,8 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
 function recordedDetails(manifest: { setId: string; details: unknown; artifacts: Array<{ name: string; size: number; sha256: string }> }): DataDirectoryDetails {
   const source = { set: manifest.setId, artifact: 'manifest.json details' };
   const details = parseUntrusted(DataDirectoryDetails, manifest.details, source);
-  for (const record of details.nodes) {
-    const listed = manifest.artifacts.find((a) => a.name === record.artifact.name);
-    if (!listed || listed.size !== record.artifact.size || listed.sha256 !== record.artifact.sha256) {
-      throw refuseUntrusted(source, `node ${record.node} names artifact ${JSON.stringify(record.artifact.name)}, which is not among the set's verified artifacts`);
-    }
-  }
+  for (const record of details.nodes) verifiedArtifactOrRefuse(manifest, record.artifact, `the record of node ${record.node}`);
   return details;
-}
-
-function window(stoppedAt: Date, runningAt: Date): StopWindow {
-  return { stoppedAt: stoppedAt.toISOString(), runningAt: runningAt.toISOString(), seconds: (runningAt.getTime() - stoppedAt.getTime()) / 1000 };
 }
 
 // Why a backed-up data directory cannot go onto this node, or undefined if it can.

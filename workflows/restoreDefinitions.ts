@@ -1,19 +1,12 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { RestorePlan } from '../lib/definitions/plan';
 import { FailureType } from '../common/failures';
-import { RestoreDefinitionsInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
-
-export interface RestoreDefinitionsResult {
-  cluster: string;
-  sourceCluster: string;
-  setId: string;
-  location: string;
-  dryRun: boolean;
-  plan: RestorePlan;
-  // After the import: the target re-read and compared with the backup.
-  verification?: { ok: true; conflictsLeftAsTarget: number };
-}
+import { RestoreDefinitionsInput, type RestoreDefinitionsResult } from '../contracts/definitions';
+import { activitiesWithRetry, type ActivitiesFor } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
+import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
 
 // The guide's "Restore Definitions Only", made safe: verify checksums first,
 // plan against the live target, refuse hidden conflicts, import, then prove it.
@@ -21,7 +14,7 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
   const input = parseWorkflowInput(RestoreDefinitionsInput, rawInput, 'restoreDefinitions');
   const sourceCluster = input.sourceCluster ?? input.cluster;
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('definitions', input.retry);
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'definitions', set: input.from });
@@ -71,7 +64,7 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
   return { ...base, plan, verification: { ok: true, conflictsLeftAsTarget: after.totals.conflict } };
 }
 
-type Acts = ReturnType<typeof activitiesWithRetry>;
+type Acts = ActivitiesFor<'definitions'>;
 
 // A failed restore says what it changed: re-plan and compare with the plan before.
 async function describeChanges(act: Acts, source: Parameters<Acts['planDefinitionsRestore']>[0]['source'], cluster: string, before: RestorePlan): Promise<string> {

@@ -1,13 +1,11 @@
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { RestoreDrillInput, type DrillComponent, type DrillReport } from '../common/automationInputs';
+import { ApplicationFailure } from '@temporalio/workflow';
+import { RestoreDrillInput, type DrillComponent, type DrillReport, type RestoreDrillResult } from '../contracts/drills';
 import { FailureType } from '../common/failures';
-import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface RestoreDrillResult extends DrillReport {
-  reportJson: string;
-  reportMarkdown: string;
-}
+import { activitiesWithRetry } from './toolkit/activities';
+import { restoreAsChild } from './toolkit/childRestore';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
 
 // The guide's quarterly DR drill: the newest set of each component restored
 // into a separate cluster and verified, RTO (drill duration) and RPO (age of
@@ -16,7 +14,7 @@ export interface RestoreDrillResult extends DrillReport {
 export async function restoreDrill(rawInput: RestoreDrillInput): Promise<RestoreDrillResult> {
   const input = parseWorkflowInput(RestoreDrillInput, rawInput, 'restoreDrill');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('drills', input.retry);
   const started = new Date();
 
   progress('planning', `${input.cluster} -> ${input.target ?? 'drills.targetCluster'}`);
@@ -48,25 +46,23 @@ export async function restoreDrill(rawInput: RestoreDrillInput): Promise<Restore
     }
     progress('restoring', `${c.component} ${manifest.setId} -> ${plan.target}`);
     const restoreStart = Date.now();
-    const childId = `${workflowInfo().workflowId}-restore-${c.component}`;
-    const outcome = await executeChild(c.restoreWorkflow, {
-      workflowId: childId,
-      args: [{ ...c.restoreInput, cluster: plan.target, sourceCluster: input.cluster, from: manifest.setId, storage: plan.storage }],
-      typedSearchAttributes: [
-        { key: ClusterAttribute, value: plan.target },
-        { key: ComponentAttribute, value: c.component },
-      ],
-    }).then(
-      () => undefined,
-      (error: unknown) => explainFailure(`restore into ${plan.target}`, error).message,
-    );
+    const { childId, failure } = await restoreAsChild({
+      workflow: c.restoreWorkflow,
+      restoreInput: c.restoreInput,
+      component: c.component,
+      sourceCluster: input.cluster,
+      set: manifest.setId,
+      storage: plan.storage,
+      into: plan.target,
+      idSuffix: c.component,
+    });
     const restoreSeconds = (Date.now() - restoreStart) / 1000;
     components.push({
       ...base,
-      status: outcome ? 'failed' : 'restored',
+      status: failure ? 'failed' : 'restored',
       restoreSeconds,
       rtoMet: restoreSeconds <= c.rtoTargetSeconds,
-      detail: outcome ?? `restored and verified on ${plan.target} (${childId})`,
+      detail: failure ?? `restored and verified on ${plan.target} (${childId})`,
     });
   }
   const finished = new Date();

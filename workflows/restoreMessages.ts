@@ -1,18 +1,12 @@
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { QueueRestore } from '../activities/messages/messagesRestore';
 import { FailureType } from '../common/failures';
-import { RestoreMessagesInput } from '../common/messageInputs';
-import { heartbeatingActivities } from './backupMessages';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress, verifiedSetOrRefuse } from './toolkit/support';
-
-export interface RestoreMessagesResult {
-  cluster: string;
-  sourceCluster: string;
-  setId: string;
-  location: string;
-  totals: { queues: number; messages: number; published: number; confirmed: number };
-  queues: QueueRestore[];
-}
+import { RestoreMessagesInput, type RestoreMessagesResult } from '../contracts/messages';
+import { activitiesWithRetry, heartbeatingActivities } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
+import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
 
 // The guide's "Restore Messages", made safe: checksums first, queues declared
 // from their backed-up declaration, in-order publishing with confirms, resumable.
@@ -20,8 +14,8 @@ export async function restoreMessages(rawInput: RestoreMessagesInput): Promise<R
   const input = parseWorkflowInput(RestoreMessagesInput, rawInput, 'restoreMessages');
   const sourceCluster = input.sourceCluster ?? input.cluster;
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
-  const publisher = heartbeatingActivities(input.retry, input.heartbeatTimeoutSeconds);
+  const act = activitiesWithRetry('messages', input.retry);
+  const publisher = heartbeatingActivities('messages', input.retry, input.heartbeatTimeoutSeconds);
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'messages', set: input.from });

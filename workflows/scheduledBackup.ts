@@ -1,16 +1,11 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
-import { ScheduledBackupInput } from '../common/automationInputs';
+import { ScheduledBackupInput, type ScheduledBackupResult } from '../contracts/schedules';
 import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
 import type { OffsiteCopyResult } from '../activities/offsite/offsiteCopy';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
-
-export interface ScheduledBackupResult {
-  cluster: string;
-  component: string;
-  backupWorkflowId: string;
-  backup: { setId?: string; storage?: string; location?: string } & Record<string, unknown>;
-  offsite?: OffsiteCopyResult;
-}
+import { activitiesWithRetry } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
 
 // What a backup schedule starts: the component's own backup workflow as a
 // child (searchable by cluster and component), then the off-site copy of the
@@ -19,7 +14,7 @@ export interface ScheduledBackupResult {
 export async function scheduledBackup(rawInput: ScheduledBackupInput): Promise<ScheduledBackupResult> {
   const input = parseWorkflowInput(ScheduledBackupInput, rawInput, 'scheduledBackup');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('offsite', input.retry);
   const searchAttributes = [
     { key: ClusterAttribute, value: input.cluster },
     { key: ComponentAttribute, value: input.component },

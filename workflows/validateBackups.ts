@@ -1,8 +1,11 @@
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { ValidateBackupsInput, type ComponentValidation, type ValidationReport } from '../common/automationInputs';
+import { ApplicationFailure } from '@temporalio/workflow';
+import { ValidateBackupsInput, type ComponentValidation, type ValidationReport } from '../contracts/validation';
 import { FailureType } from '../common/failures';
-import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
+import { activitiesWithRetry } from './toolkit/activities';
+import { restoreAsChild } from './toolkit/childRestore';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
 
 // The guide's backup validation checklist, automated: the newest set of each
 // cluster+component parses, holds its required keys and artifacts, its
@@ -12,7 +15,7 @@ import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress 
 export async function validateBackups(rawInput: ValidateBackupsInput): Promise<ValidationReport> {
   const input = parseWorkflowInput(ValidateBackupsInput, rawInput, 'validateBackups');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('validation', input.retry);
   const checkedAt = new Date().toISOString();
 
   progress('planning');
@@ -39,20 +42,18 @@ export async function validateBackups(rawInput: ValidateBackupsInput): Promise<V
         });
       } else {
         progress('test restore', `${entry.cluster} ${entry.component} ${result.setId} -> ${plan.restoreInto}`);
-        const childId = `${workflowInfo().workflowId}-restore-${entry.cluster}-${entry.component}`;
-        const outcome = await executeChild(entry.restoreWorkflow, {
-          workflowId: childId,
-          args: [{ ...entry.restoreInput, cluster: plan.restoreInto, sourceCluster: entry.cluster, from: result.setId, storage: plan.storage }],
-          typedSearchAttributes: [
-            { key: ClusterAttribute, value: plan.restoreInto },
-            { key: ComponentAttribute, value: entry.component },
-          ],
-        }).then(
-          () => ({ ok: true, detail: `restored into ${plan.restoreInto} and verified there (${childId})` }),
-          (error: unknown) => ({ ok: false, detail: explainFailure(`restore into ${plan.restoreInto}`, error).message }),
-        );
-        result.checks.push({ check: 'test restore', ...outcome });
-        if (!outcome.ok) result.status = 'failed';
+        const { childId, failure } = await restoreAsChild({
+          workflow: entry.restoreWorkflow,
+          restoreInput: entry.restoreInput,
+          component: entry.component,
+          sourceCluster: entry.cluster,
+          set: result.setId,
+          storage: plan.storage,
+          into: plan.restoreInto,
+          idSuffix: `${entry.cluster}-${entry.component}`,
+        });
+        result.checks.push({ check: 'test restore', ok: !failure, detail: failure ?? `restored into ${plan.restoreInto} and verified there (${childId})` });
+        if (failure) result.status = 'failed';
       }
     }
     results.push(result);

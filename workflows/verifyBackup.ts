@@ -1,15 +1,18 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { VerificationReport } from '../lib/backupSets/verify';
 import { FailureType } from '../common/failures';
-import { VerifyBackupInput } from '../common/workflowInputs';
-import { activitiesWithRetry, explainFailure, parseWorkflowInput, trackProgress } from './toolkit/support';
+import { VerifyBackupInput } from '../contracts/backupSets';
+import { activitiesWithRetry } from './toolkit/activities';
+import { explainFailure } from './toolkit/failures';
+import { parseWorkflowInput } from './toolkit/input';
+import { trackProgress } from './toolkit/progress';
 
 // Re-hashes every artifact of a set against its manifest; the history is the
 // audit record that the set was checked, and when.
 export async function verifyBackup(rawInput: VerifyBackupInput): Promise<VerificationReport> {
   const input = parseWorkflowInput(VerifyBackupInput, rawInput, 'verifyBackup');
   const progress = trackProgress();
-  const act = activitiesWithRetry(input.retry);
+  const act = activitiesWithRetry('backupSets', input.retry);
   progress('verifying backup set', `${input.cluster} ${input.component} ${input.set}`);
   const { cluster, component, set, storage } = input;
   const { report } = await act.verifyBackupSet({ cluster, component, set, storage }).catch((error: unknown) => {

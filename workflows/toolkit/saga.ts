@@ -1,8 +1,8 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
-import { FailureType, nonRetryableFailureTypes } from '../../common/failures';
-import type { RetryInput } from '../../common/workflowInputs';
-import { explainFailure } from './support';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { FailureType } from '../../common/failures';
+import type { RetryInput } from '../../contracts/retry';
+import type { StopWindow } from '../../contracts/dataDirectory';
+import { describe, explainFailure } from './failures';
 
 export interface SagaTiming {
   downtimeLimitSeconds: number;
@@ -11,44 +11,8 @@ export interface SagaTiming {
   retry: RetryInput;
 }
 
-export interface StopWindow {
-  stoppedAt: string;
-  runningAt: string;
-  seconds: number;
-}
-
-// Activities bound to one node's task queue: only a worker on that node's host serves it.
-export function nodeActivities(taskQueue: string, timing: SagaTiming) {
-  const retry = {
-    initialInterval: timing.retry.initialIntervalSeconds * 1000,
-    maximumInterval: timing.retry.maximumIntervalSeconds * 1000,
-    backoffCoefficient: 2,
-    maximumAttempts: timing.retry.maximumAttempts,
-    nonRetryableErrorTypes: nonRetryableFailureTypes,
-  };
-  return {
-    quick: proxyActivities<Activities>({ taskQueue, startToCloseTimeout: timing.retry.attemptTimeoutSeconds * 1000, retry }),
-    streaming: proxyActivities<Activities>({
-      taskQueue,
-      startToCloseTimeout: timing.retry.attemptTimeoutSeconds * 1000,
-      heartbeatTimeout: timing.heartbeatTimeoutSeconds * 1000,
-      retry,
-    }),
-    // Compensation that must not hang on a node queue nobody serves: removing a staging copy.
-    cleanup: proxyActivities<Activities>({
-      taskQueue,
-      scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
-      startToCloseTimeout: Math.min(timing.retry.attemptTimeoutSeconds, 300) * 1000,
-      retry: { initialInterval: 1000, maximumInterval: 10_000, backoffCoefficient: 2, nonRetryableErrorTypes: nonRetryableFailureTypes },
-    }),
-    // start_app is retried until the node is back, for as long as nodeStartTimeoutSeconds allows.
-    restart: proxyActivities<Activities>({
-      taskQueue,
-      scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
-      startToCloseTimeout: Math.min(timing.nodeStartTimeoutSeconds, 300) * 1000,
-      retry: { initialInterval: 1000, maximumInterval: 10_000, backoffCoefficient: 2, nonRetryableErrorTypes: [FailureType.UnknownNode] },
-    }),
-  };
+export function stopWindow(stoppedAt: Date, runningAt: Date): StopWindow {
+  return { stoppedAt: stoppedAt.toISOString(), runningAt: runningAt.toISOString(), seconds: (runningAt.getTime() - stoppedAt.getTime()) / 1000 };
 }
 
 // Runs work while a node's app is stopped. Whatever happens in it (failure,
@@ -78,8 +42,7 @@ export async function whileStopped<T>(
   } catch (error) {
     throw explainFailure(`restarting ${what}`, error, `the node may still be stopped; ${outcome.ok ? '' : `the step before failed: ${reason}`}`);
   }
-  const runningAt = new Date();
-  const window = { stoppedAt: stoppedAt.toISOString(), runningAt: runningAt.toISOString(), seconds: (runningAt.getTime() - stoppedAt.getTime()) / 1000 };
+  const window = stopWindow(stoppedAt, new Date());
   if (outcome.ok) return { result: outcome.value, window };
   const error = outcome.error;
   const timedOut = isCancellation(error) && !CancellationScope.current().consideredCancelled && window.seconds >= timing.downtimeLimitSeconds;
@@ -107,9 +70,4 @@ export async function allOrCancel<T>(tasks: Array<() => Promise<T>>): Promise<T[
     if (failures.length > 0) throw failures.find((f) => !isCancellation(f)) ?? failures[0];
     return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
   });
-}
-
-export function describe(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,8 +1,9 @@
 import { CancellationScope } from '@temporalio/workflow';
-import type { KubernetesRestorePlan } from '../lib/kubernetes/configMap';
-import type { KubernetesConfigurationDetails } from '../common/configurationDetails';
-import { describe } from './toolkit/saga';
-import { explainFailure, type activitiesWithRetry } from './toolkit/support';
+import type { KubernetesRestorePlan } from '../../lib/kubernetes/configMap';
+import type { KubernetesConfigurationDetails } from '../../common/configurationDetails';
+import type { ActivitiesFor } from '../toolkit/activities';
+import { describe, explainFailure } from '../toolkit/failures';
+import type { ReportProgress } from '../toolkit/progress';
 
 export interface ConfigMapRef {
   cluster: string;
@@ -16,11 +17,11 @@ export interface ConfigMapRef {
 // (restart) kubectl rollout restart of the StatefulSet, then the ConfigMap
 // checked. A failure puts the old ConfigMap back (it was kept beside it) and says so.
 export async function applyConfigMap(
-  act: ReturnType<typeof activitiesWithRetry>,
+  act: ActivitiesFor<'configuration'>,
   ref: ConfigMapRef,
   k8s: KubernetesConfigurationDetails,
   plan: KubernetesRestorePlan,
-  options: { restart: boolean; restartedAt: string; progress: (step: string, detail?: string) => void },
+  options: { restart: boolean; restartedAt: string; progress: ReportProgress },
 ): Promise<{ restarted: boolean }> {
   let restarted = false;
   try {

@@ -1,0 +1,16 @@
+import { setHandler } from '@temporalio/workflow';
+import { PROGRESS_LOG_SIZE, progressLine, progressQuery, type Progress } from '../../common/progress';
+
+export type ReportProgress = (step: string, detail?: string) => void;
+
+// Steps an operator can follow live (`--wait`, Web UI queries).
+export function trackProgress(): ReportProgress {
+  const current: Progress = { step: 'starting', stepsDone: 0, log: [] };
+  setHandler(progressQuery, () => current);
+  return (step, detail) => {
+    current.stepsDone += 1;
+    current.step = step;
+    current.detail = detail;
+    current.log = [...(current.log ?? []), progressLine(step, detail)].slice(-PROGRESS_LOG_SIZE);
+  };
+}
