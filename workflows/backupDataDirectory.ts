@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, uuid4 } from '@temporalio/workflow';
-import type { StreamedDataDirectory } from '../activities/dataDirectory/dataDirectoryBackup';
+import type { StreamedDataDirectory } from '../lib/dataDirectory/artifactWriter';
 import type { z } from 'zod';
 import type { NodeFacts } from '../lib/nodeAccess/rabbitNode';
 import type { DeltaResult } from '../lib/dataDirectory/stagedCopy';

@@ -1,8 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { artifactKey } from '../../common/backupSetLayout';
 import type { NodeConfigFile } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
-import { readSmallObject } from '../../lib/backupSets/artifacts';
+import { readVerifiedArtifact } from '../../lib/backupSets/artifacts';
 import {
   isRegularFile,
   nodeFileSha256,
@@ -10,7 +9,6 @@ import {
   putBackNodeFile,
   refuseUnreportedPaths,
   replaceNodeFile,
-  sha256,
 } from '../../lib/configuration/nodeConfigFiles';
 import { rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
 import type { ActivityDeps } from '../deps';
@@ -58,10 +56,7 @@ export function createConfigurationRestoreActivities(deps: ActivityDeps) {
           written.push(file.path);
           continue;
         }
-        const bytes = await readSmallObject(backend, artifactKey(input.prefix, file.artifact), 16 * 1024 * 1024);
-        if (sha256(bytes) !== file.sha256) {
-          throw ApplicationFailure.create({ message: `${file.artifact} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
-        }
+        const bytes = await readVerifiedArtifact(backend, input.prefix, { name: file.artifact, sha256: file.sha256 }, 16 * 1024 * 1024);
         await replaceNodeFile(node, file, bytes, step.previous);
         written.push(file.path);
       }

@@ -1,9 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { artifactKey, MANIFEST_FILE } from '../../common/backupSetLayout';
+import { MANIFEST_FILE } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
-import { readSmallObject } from '../../lib/backupSets/artifacts';
-import { sha256 } from '../../lib/configuration/nodeConfigFiles';
+import { readVerifiedArtifact } from '../../lib/backupSets/artifacts';
 import { kubernetesAccess, kubernetesApis } from '../../lib/kubernetes/client';
 import {
   applyConfigMap,
@@ -21,10 +20,7 @@ import type { ActivityDeps } from '../deps';
 // Main task queue: the worker reaches the Kubernetes API with the kubeconfig of its own config.
 export function createKubernetesConfigurationRestoreActivities(deps: ActivityDeps) {
   const backedUpConfigMap = async (input: { storage?: string; prefix: string; artifact: string; sha256: string }): Promise<StoredConfigMap> => {
-    const bytes = await readSmallObject(deps.openStorage(input.storage).backend, artifactKey(input.prefix, input.artifact), 16 * 1024 * 1024);
-    if (sha256(bytes) !== input.sha256) {
-      throw ApplicationFailure.create({ message: `${input.artifact} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
-    }
+    const bytes = await readVerifiedArtifact(deps.openStorage(input.storage).backend, input.prefix, { name: input.artifact, sha256: input.sha256 }, 16 * 1024 * 1024);
     return parseUntrustedJson(StoredConfigMap, bytes, MAX_CONFIG_MAP_JSON_BYTES, { set: input.prefix, artifact: input.artifact });
   };
 

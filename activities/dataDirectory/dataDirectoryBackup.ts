@@ -1,24 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { dataDirectoryArtifact, RESTIC_SNAPSHOT_FILE, resticSetTags, setKeyParts } from '../../common/backupSetLayout';
 import type { DataDirectoryMethod } from '../../common/dataDirectoryMethod';
 import { FailureType } from '../../common/failures';
-import type { Artifact } from '../../common/manifest';
-import { ARCHIVE_CONTENT_TYPE, compressor } from '../../lib/archive/compression';
-import { HashingCounter } from '../../lib/storage/hashingCounter';
-import { storeArtifact } from '../../lib/backupSets/artifacts';
-import type { ActivityDeps } from '../deps';
-import { Restic } from '../../lib/restic/restic';
-import { resticRepository } from '../../lib/restic/repository';
+import { writeNodeArtifact, type StreamedDataDirectory } from '../../lib/dataDirectory/artifactWriter';
 import { configuredNodes, nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
+import { Restic } from '../../lib/restic/restic';
+import { resticRepository } from '../../lib/restic/repository';
+import type { ActivityDeps } from '../deps';
 import { streamWatch } from './streaming';
-
-export interface StreamedDataDirectory {
-  artifact: Artifact;
-  tarBytes: number;
-  tarSha256: string;
-  restic?: { repository: string; snapshotId: string; dataAdded: number; file: string };
-}
 
 
 export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
@@ -68,37 +57,8 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     ): Promise<StreamedDataDirectory> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
       const watch = streamWatch(`copying the data directory of ${input.node}`, input.dataBytes);
-      const tar = node.tarOut(input.dataDirectory);
-      const counter = new HashingCounter({ onBytes: (bytes) => watch.onBytes(bytes), highWaterMark: 1024 * 1024 });
-      tar.on('error', (error) => counter.destroy(error));
-      const tarStream = tar.pipe(counter);
-      watch.watch(tar, counter);
       try {
-        if (input.method === 'restic') {
-          const repository = resticRepository(deps.config, input.storage);
-          const restic = new Restic(repository);
-          const setId = setKeyParts(input.prefix)?.setId ?? input.prefix;
-          const summary = await restic.backupStdin(tarStream, { filename: RESTIC_SNAPSHOT_FILE, host: input.node, tags: resticSetTags(input.cluster, setId) });
-          const record = { repository: repository.location, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded, file: `/${RESTIC_SNAPSHOT_FILE}` };
-          const { backend } = deps.openStorage(input.storage);
-          const tarSha256 = counter.sha256();
-          const body = Buffer.from(`${JSON.stringify({ ...record, tarBytes: counter.bytes, tarSha256 }, null, 2)}\n`);
-          const artifact = await storeArtifact(backend, input.prefix, dataDirectoryArtifact(input.node, 'restic'), body, 'application/json');
-          return { artifact, tarBytes: counter.bytes, tarSha256, restic: record };
-        }
-        const { backend } = deps.openStorage(input.storage);
-        const compress = compressor();
-        counter.on('error', (error) => compress.destroy(error));
-        const compressed = tarStream.pipe(compress);
-        watch.watch(tar, counter, compress);
-        const artifact = await storeArtifact(backend, input.prefix, dataDirectoryArtifact(input.node, 'archive'), compressed, ARCHIVE_CONTENT_TYPE).catch(
-          (error: unknown) => {
-            throw error instanceof ApplicationFailure
-              ? error
-              : ApplicationFailure.create({ message: `uploading the data directory of ${input.node} failed: ${(error as Error).message}`, type: FailureType.StorageError });
-          },
-        );
-        return { artifact, tarBytes: counter.bytes, tarSha256: counter.sha256() };
+        return await writeNodeArtifact(deps, node.tarOut(input.dataDirectory), input, watch);
       } finally {
         watch.done();
       }

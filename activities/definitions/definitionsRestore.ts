@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { artifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import { readSmallObject } from '../../lib/backupSets/artifacts';
+import { sha256Of } from '../../lib/storage/hashingCounter';
 import type { ActivityDeps } from '../deps';
 import { InvalidDefinitions, MAX_DEFINITIONS_BYTES, parseDefinitions, type Definitions } from '../../lib/definitions/model';
 import { planRestore, type RestorePlan } from '../../lib/definitions/plan';
@@ -22,8 +22,7 @@ export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
     const { backend } = deps.openStorage(source.storage);
     const key = artifactKey(source.prefix, source.artifact.name);
     const bytes = await readSmallObject(backend, key, Math.min(source.artifact.size, MAX_DEFINITIONS_BYTES));
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sha256 !== source.artifact.sha256) {
+    if (sha256Of(bytes) !== source.artifact.sha256) {
       throw ApplicationFailure.create({
         message: `artifact ${source.artifact.name} at ${backend.locate(key)} does not match its manifest checksum: the target was not touched`,
         type: FailureType.ManifestChecksumMismatch,

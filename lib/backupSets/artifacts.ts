@@ -5,7 +5,7 @@ import { artifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { Artifact } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
-import { HashingCounter } from '../storage/hashingCounter';
+import { HashingCounter, sha256Of } from '../storage/hashingCounter';
 
 export async function storeArtifact(
   backend: StorageBackend,
@@ -32,6 +32,16 @@ export async function hashStoredObject(backend: StorageBackend, key: string): Pr
     }
   });
   return { size: counter.bytes, sha256: counter.sha256() };
+}
+
+// A small artifact of a verified set, read again at the moment it is used: if
+// its bytes changed in storage since the set was verified, it is refused.
+export async function readVerifiedArtifact(backend: StorageBackend, prefix: string, artifact: { name: string; sha256: string }, limitBytes: number): Promise<Buffer> {
+  const bytes = await readSmallObject(backend, artifactKey(prefix, artifact.name), limitBytes);
+  if (sha256Of(bytes) !== artifact.sha256) {
+    throw ApplicationFailure.create({ message: `${artifact.name} changed in storage since it was verified (SHA-256 differs)`, type: FailureType.ManifestChecksumMismatch, nonRetryable: true });
+  }
+  return bytes;
 }
 
 // The first maxBytes of an object, without reading the rest.

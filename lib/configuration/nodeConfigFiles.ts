@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ConfigFileKind, type NodeConfigFile } from '../../common/configurationDetails';
 import { FailureType } from '../../common/failures';
 import { refuseUntrusted } from '../../common/untrusted';
 import { ProcessFailed } from '../archive/processStream';
 import type { RabbitNode } from '../nodeAccess/rabbitNode';
+import { sha256Of } from '../storage/hashingCounter';
 
 // Config files are small; anything bigger is not a config file we should hold in memory.
 const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
@@ -143,13 +143,9 @@ export async function statNodeFile(node: RabbitNode, path: string): Promise<{ mo
   return { mode, owner: owner === 'UNKNOWN' ? uid : owner, group: group === 'UNKNOWN' ? gid : group };
 }
 
-export function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 // The file's SHA-256 on the node now, or null when it does not exist.
 export async function nodeFileSha256(node: RabbitNode, path: string): Promise<string | null> {
-  return (await isRegularFile(node, path)) ? sha256(await readNodeFile(node, path)) : null;
+  return (await isRegularFile(node, path)) ? sha256Of(await readNodeFile(node, path)) : null;
 }
 
 // Writes bytes to path on the node's host: into <path>.rabbitvault-new first,

@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { artifactKey } from '../../common/backupSetLayout';
@@ -9,7 +8,7 @@ import { decompressor } from '../archive/compression';
 import { TarGuard, UnsafeArchiveError, type TarSummary } from '../archive/tarGuard';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
 import type { StorageBackend } from '../storage/backend';
-import { HashingCounter } from '../storage/hashingCounter';
+import { HashingCounter, sha256Of } from '../storage/hashingCounter';
 import type { StorageDeps } from '../storage/openStorage';
 import { Restic } from '../restic/restic';
 import { RESTIC_POINTER_MAX_BYTES, ResticPointer, resticRepository } from '../restic/repository';
@@ -85,8 +84,8 @@ export async function openNodeTar(deps: StorageDeps, ref: NodeArtifactRef, onByt
   };
 }
 
-// Progress of a read: every byte count, and the streams to abort on cancellation.
-export interface ReadProgress {
+// Progress of a transfer: every byte count, and the streams to abort on cancellation.
+export interface TransferProgress {
   onBytes(bytes: number): void;
   watch(...streams: Readable[]): void;
 }
@@ -99,7 +98,7 @@ export async function readNodeTar(
   ref: NodeArtifactRef,
   node: string,
   consume: (tar: Readable) => Promise<void>,
-  progress: ReadProgress,
+  progress: TransferProgress,
 ): Promise<{ summary: TarSummary; tarBytes: number }> {
   let tarBytes = 0;
   const opened = await openNodeTar(deps, ref, (bytes) => {
@@ -142,7 +141,7 @@ async function readResticPointer(backend: StorageBackend, key: string, ref: Node
     chunks.push(chunk as Buffer);
   }
   const bytes = Buffer.concat(chunks);
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256Of(bytes);
   if (bytes.length !== ref.artifact.size || sha !== ref.artifact.sha256) throw mismatch(`${bytes.length} bytes, SHA-256 ${sha}`);
   return parseUntrustedJson(ResticPointer, bytes, RESTIC_POINTER_MAX_BYTES, source);
 }

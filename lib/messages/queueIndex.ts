@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { artifactKey, QUEUES_ARTIFACT, segmentName } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import { parseUntrustedJson, refuseUntrusted } from '../../common/untrusted';
 import { readAtMost } from '../backupSets/artifacts';
 import type { StorageBackend } from '../storage/backend';
+import { sha256Of } from '../storage/hashingCounter';
 import { QueueDeclaration } from './queueCatalog';
 import { StoredSegment } from './segmentWriter';
 
@@ -70,7 +70,7 @@ const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 export async function readVerifiedQueueIndex(backend: StorageBackend, prefix: string, sha256: string): Promise<QueueBackup[]> {
   const source = { set: prefix, artifact: QUEUES_ARTIFACT };
   const bytes = await readAtMost(backend, artifactKey(prefix, QUEUES_ARTIFACT), MAX_INDEX_BYTES + 1);
-  if (bytes.length <= MAX_INDEX_BYTES && createHash('sha256').update(bytes).digest('hex') !== sha256) {
+  if (bytes.length <= MAX_INDEX_BYTES && sha256Of(bytes) !== sha256) {
     throw refuseUntrusted(source, 'changed in storage since the set was verified', FailureType.SegmentCorrupt);
   }
   return parseUntrustedJson(QueueIndex, bytes, MAX_INDEX_BYTES, source).queues;

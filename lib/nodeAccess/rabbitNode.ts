@@ -90,18 +90,17 @@ export class RabbitNode {
   }
 
   // True when the RabbitMQ application runs (not just the Erlang VM).
-  async appRunning(): Promise<boolean> {
-    try {
-      await this.diagnostics(['check_running'], 30_000);
-      return true;
-    } catch {
-      return false;
-    }
+  appRunning(): Promise<boolean> {
+    return this.diagnosticsPass(['check_running']);
   }
 
-  async vmRunning(): Promise<boolean> {
+  vmRunning(): Promise<boolean> {
+    return this.diagnosticsPass(['ping']);
+  }
+
+  private async diagnosticsPass(args: string[]): Promise<boolean> {
     try {
-      await this.diagnostics(['ping'], 30_000);
+      await this.diagnostics(args, 30_000);
       return true;
     } catch {
       return false;

@@ -11,6 +11,11 @@ export interface HashingCounterOptions {
   highWaterMark?: number;
 }
 
+// The SHA-256 of bytes already in memory, as manifests record it (lowercase hex).
+export function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 // Counts the bytes passing through and hashes them (SHA-256) in the same pass,
 // nothing buffered: artifacts on their way to storage, and read back from it.
 export class HashingCounter extends Transform {
