@@ -44,13 +44,14 @@ export function parseUntrustedJson<S extends z.ZodType>(schema: S, bytes: Buffer
 // hashed (same name, and same size and checksum where the details record
 // them): forged details must not steer a restore to a file nobody checked.
 export function verifiedArtifactOrRefuse<A extends { name: string; size: number; sha256: string }>(
-  manifest: { setId: string; artifacts: A[] },
+  manifest: { artifacts: A[] },
   named: { name: string; size?: number; sha256?: string },
   namedBy: string,
+  details: UntrustedSource,
 ): A {
   const listed = manifest.artifacts.find((a) => a.name === named.name && (named.size === undefined || a.size === named.size) && (named.sha256 === undefined || a.sha256 === named.sha256));
   if (!listed) {
-    throw refuseUntrusted({ set: manifest.setId, artifact: named.name }, `named in the details but not an artifact of the manifest (${namedBy}), so not among the set's verified artifacts`);
+    throw refuseUntrusted(details, `${named.name}: named in the details but not an artifact of the manifest (${namedBy}), so not among the set's verified artifacts`);
   }
   return listed;
 }

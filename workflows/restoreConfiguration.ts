@@ -33,9 +33,10 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   progress('verifying backup set', `${sourceCluster}/configuration/${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'configuration', set: input.from }, 'no node was touched');
   // The details come from storage: strict schema, and every artifact they name is one the set verified.
-  const details = parseUntrusted(ConfigurationDetails, set.manifest.details, { set: set.manifest.setId, artifact: 'manifest.json (details)' });
-  for (const n of details.nodes) for (const f of n.files) verifiedArtifactOrRefuse(set.manifest, { name: f.artifact }, `${f.path} of node ${n.node}`);
-  const configMapArtifact = details.kubernetes && verifiedArtifactOrRefuse(set.manifest, { name: details.kubernetes.configMap.artifact }, `ConfigMap ${details.kubernetes.configMap.name}`);
+  const source = { set: set.manifest.setId, artifact: 'manifest.json (details)' };
+  const details = parseUntrusted(ConfigurationDetails, set.manifest.details, source);
+  for (const n of details.nodes) for (const f of n.files) verifiedArtifactOrRefuse(set.manifest, { name: f.artifact }, `${f.path} of node ${n.node}`, source);
+  const configMapArtifact = details.kubernetes && verifiedArtifactOrRefuse(set.manifest, { name: details.kubernetes.configMap.artifact }, `ConfigMap ${details.kubernetes.configMap.name}`, source);
   const inSet = details.nodes;
   const k8s = input.kubernetes ? details.kubernetes : undefined;
   const missing = (input.nodes ?? []).filter((n) => !inSet.some((s) => s.node === n));

@@ -123,7 +123,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
 function recordedDetails(manifest: { setId: string; details: unknown; artifacts: Array<{ name: string; size: number; sha256: string }> }): DataDirectoryDetails {
   const source = { set: manifest.setId, artifact: 'manifest.json details' };
   const details = parseUntrusted(DataDirectoryDetails, manifest.details, source);
-  for (const record of details.nodes) verifiedArtifactOrRefuse(manifest, record.artifact, `the record of node ${record.node}`);
+  for (const record of details.nodes) verifiedArtifactOrRefuse(manifest, record.artifact, `the record of node ${record.node}`, source);
   return details;
 }
 
