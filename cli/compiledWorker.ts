@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
@@ -12,8 +13,11 @@ export function spawnCompiledWorker(args: string[], options: SpawnOptions = {}):
 }
 
 // Builds dist/ when stale (a no-op when fresh); stderr: where the build's progress goes.
+// An image ships dist/ prebuilt and no scripts/ (Dockerfile): nothing to build there.
 export function ensureWorkerBuilt(stderr: 'inherit' | 'pipe' = 'inherit'): { ok: boolean; stderr: string } {
-  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'setup', 'build-worker.mjs')], { cwd: root, stdio: ['ignore', 'inherit', stderr], encoding: 'utf8' });
+  const builder = path.join(root, 'scripts', 'setup', 'build-worker.mjs');
+  if (!existsSync(builder)) return { ok: true, stderr: '' };
+  const build = spawnSync(process.execPath, [builder], { cwd: root, stdio: ['ignore', 'inherit', stderr], encoding: 'utf8' });
   return { ok: build.status === 0, stderr: build.stderr ?? '' };
 }
 

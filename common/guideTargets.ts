@@ -1,3 +1,4 @@
+import { DEFINITIONS_ARTIFACT } from './backupSetLayout';
 import type { Component } from './names';
 
 // The guide's "RTO/RPO Targets" table, in seconds; a drill compares against it.
@@ -11,7 +12,7 @@ export const GUIDE_TARGETS: Record<Component | 'full', { scenario: string; rtoSe
 
 // The guide's validation checklist, per component; config may override.
 export const DEFAULT_VALIDATION: Record<Component, { minBytes: number; requiredArtifacts: string[] }> = {
-  definitions: { minBytes: 64, requiredArtifacts: ['definitions.json'] },
+  definitions: { minBytes: 64, requiredArtifacts: [DEFINITIONS_ARTIFACT] },
   messages: { minBytes: 1, requiredArtifacts: [] },
   configuration: { minBytes: 1, requiredArtifacts: [] },
   'data-directory': { minBytes: 1, requiredArtifacts: [] },

@@ -30,7 +30,7 @@ export function restoreDataDirectoryWorkflowId(cluster: string, at: Date): strin
 }
 
 // Fixed per cluster: held by the one data-directory backup or restore running
-// on it (workflows/dataDirectoryLock.ts).
+// on it (workflows/dataDirectoryLock.ts, taken through workflows/toolkit/lock.ts).
 export function dataDirectoryLockWorkflowId(cluster: string): string {
   return `rabbitvault-data-directory-lock-${cluster}`;
 }

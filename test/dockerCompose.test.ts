@@ -2,7 +2,7 @@
 // docker-compose 1.29 validates and resolves a file on its own.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -223,6 +223,12 @@ void describe('Dockerfile', () => {
       const check = spawnSync(path.join(dir, 'cli', 'rabbitvault.sh'), ['config', 'check', '--config', config], { cwd: dir, encoding: 'utf8' });
       assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
       assert.ok(existsSync(path.join(dir, 'workers', 'worker.sh')), 'workers/worker.sh (the CMD)');
+      // `rabbitvault worker` in the image runs the prebuilt dist/ (stand-in here) without a build step.
+      mkdirSync(path.join(dir, 'dist', 'workers'), { recursive: true });
+      writeFileSync(path.join(dir, 'dist', 'workers', 'main.js'), "console.log('prebuilt worker ran with ' + process.argv.slice(2).join(' '));\n");
+      const worker = spawnSync(path.join(dir, 'cli', 'rabbitvault.sh'), ['worker', '--node-queue', 'q1'], { cwd: dir, encoding: 'utf8' });
+      assert.equal(worker.status, 0, `${worker.stdout}${worker.stderr}`);
+      assert.match(worker.stdout, /prebuilt worker ran with --node-queue q1/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

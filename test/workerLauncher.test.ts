@@ -49,7 +49,7 @@ describe('the start-up line about memory settings', () => {
   test('names what the process got, and what is missing', () => {
     assert.equal(memorySettingsLine({ MALLOC_ARENA_MAX: '2' }, ['--max-semi-space-size=4']), 'memory settings: MALLOC_ARENA_MAX=2 --max-semi-space-size=4');
     assert.equal(memorySettingsLine({ MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=2' }, []), 'memory settings: MALLOC_ARENA_MAX=2 --max-semi-space-size=2');
-    assert.match(memorySettingsLine({}, []), /^memory settings: MALLOC_ARENA_MAX and --max-semi-space-size not set \(start the worker with scripts\/worker\.sh/);
+    assert.match(memorySettingsLine({}, []), /^memory settings: MALLOC_ARENA_MAX and --max-semi-space-size not set \(start the worker with workers\/worker\.sh/);
     assert.match(memorySettingsLine({}, ['--max-semi-space-size=4']), /^memory settings: MALLOC_ARENA_MAX not set/);
   });
 });

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { RestorePlan } from '../lib/definitions/plan';
+import { DEFINITIONS_ARTIFACT } from '../common/backupSetLayout';
 import { FailureType } from '../common/failures';
 import { RestoreDefinitionsInput, type RestoreDefinitionsResult } from '../contracts/definitions';
 import { activitiesWithRetry, type ActivitiesFor } from './toolkit/activities';
@@ -18,7 +19,7 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'definitions', set: input.from });
-  const artifact = set.manifest.artifacts.find((a) => a.name === 'definitions.json') ?? set.manifest.artifacts[0]!;
+  const artifact = set.manifest.artifacts.find((a) => a.name === DEFINITIONS_ARTIFACT) ?? set.manifest.artifacts[0]!;
   const source = { storage: set.storage, prefix: set.prefix, artifact };
   const base = { cluster: input.cluster, sourceCluster, setId: set.manifest.setId, location: set.location, dryRun: input.dryRun };
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { QueueRestore } from '../activities/messages/messagesRestore';
+import { QUEUES_ARTIFACT } from '../common/backupSetLayout';
 import { FailureType } from '../common/failures';
 import { RestoreMessagesInput, type RestoreMessagesResult } from '../contracts/messages';
 import { activitiesWithRetry, heartbeatingActivities } from './toolkit/activities';
@@ -19,7 +20,7 @@ export async function restoreMessages(rawInput: RestoreMessagesInput): Promise<R
 
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'messages', set: input.from });
-  const indexArtifact = set.manifest.artifacts.find((a) => a.name === 'queues.json');
+  const indexArtifact = set.manifest.artifacts.find((a) => a.name === QUEUES_ARTIFACT);
   if (!indexArtifact) throw ApplicationFailure.create({ message: `set ${set.manifest.setId} has no queues.json: not a message backup`, type: FailureType.ManifestInvalid, nonRetryable: true });
   const all = await act.readQueueIndex({ storage: set.storage, prefix: set.prefix, sha256: indexArtifact.sha256 }).catch((error: unknown) => {
     throw explainFailure('reading the queue index', error, 'the target was not touched');

@@ -1,13 +1,9 @@
 import type { Client } from '@temporalio/client';
-import { REPORT_FOLDERS } from '../../common/backupSetLayout';
-import type { DrillReport } from '../../contracts/drills';
-import type { ComponentValidation } from '../../contracts/validation';
 import { Component } from '../../common/names';
-import { readSmallObject } from '../../lib/backupSets/artifacts';
+import { newestReport } from '../../lib/reports/newestReports';
 import { listSets } from '../../lib/backupSets/catalog';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
 import { storageOpener } from '../../lib/storage/openStorage';
-import type { StorageBackend } from '../../lib/storage/backend';
 import type { RabbitvaultConfig } from '../../config/schema';
 
 export interface Sample {
@@ -32,12 +28,6 @@ const HELP: Record<string, string> = {
   rabbitmq_backup_offsite_last_success_timestamp_seconds: 'Finish time of the newest complete set on a non-default storage target.',
   rabbitmq_backup_metrics_errors: 'Sources that could not be read for this scrape (1 per failing source).',
 };
-
-async function newestReports<T>(backend: StorageBackend, cluster: string, folder: string, file: string): Promise<T | undefined> {
-  const keys = (await backend.list(`${cluster}/${folder}/`)).map((o) => o.key).filter((k) => k.endsWith(`/${file}`)).sort();
-  const newest = keys.at(-1);
-  return newest ? (JSON.parse((await readSmallObject(backend, newest)).toString('utf8')) as T) : undefined;
-}
 
 // Every figure comes from the storage catalogs and Temporal visibility, never
 // from this process's memory, so a restarted worker reports the same.
@@ -80,13 +70,13 @@ export async function collectSamples(config: RabbitvaultConfig, client: () => Pr
   const { backend } = open(undefined);
   for (const cluster of Object.keys(config.clusters)) {
     try {
-      const validation = await newestReports<{ checkedAt: string; results: ComponentValidation[] }>(backend, cluster, REPORT_FOLDERS.validations, 'report.json');
+      const validation = await newestReport(backend, cluster, 'validations');
       for (const r of validation?.results ?? []) {
         const labels = { cluster, component: r.component };
         add('rabbitmq_backup_last_validation_success', labels, r.status === 'ok' ? 1 : 0);
         if (r.status === 'ok') add('rabbitmq_backup_last_verified_timestamp_seconds', labels, Date.parse(validation!.checkedAt) / 1000);
       }
-      const drill = await newestReports<DrillReport>(backend, cluster, REPORT_FOLDERS.drills, 'report.json');
+      const drill = await newestReport(backend, cluster, 'drills');
       if (drill) {
         add('rabbitmq_backup_last_drill_timestamp_seconds', { cluster }, Date.parse(drill.finishedAt) / 1000);
         add('rabbitmq_backup_last_drill_success', { cluster }, drill.passed ? 1 : 0);
