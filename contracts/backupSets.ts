@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { VerificationReport } from '../lib/backupSets/verify';
-import { ResourceName, SetRef } from '../common/names';
+import { Component, ResourceName, SetRef } from '../common/names';
 import { retryField as retry } from './retry';
 
 // Workflow type name: recorded in every history, never renamed.
@@ -9,7 +9,7 @@ export const BackupSetsWorkflow = { verify: 'verifyBackup' } as const;
 export const VerifyBackupInput = z
   .object({
     cluster: ResourceName,
-    component: z.enum(['definitions', 'messages', 'configuration', 'data-directory']),
+    component: Component,
     set: SetRef,
     storage: ResourceName.optional(),
     retry,
