@@ -9,6 +9,7 @@ import { drillCommand } from './commands/drill';
 import { offsiteCommand } from './commands/offsite';
 import { pruneCommand } from './commands/prune';
 import { schedulesCommand } from './commands/schedules';
+import { statusCommand } from './commands/status';
 import { validateCommand } from './commands/validate';
 import { backupKinds, dispatchKind, restoreKinds } from './commands/kinds';
 import type { CliContext } from './context';
@@ -27,6 +28,7 @@ usage: rabbitvault <command> [--config FILE] [--json]
   restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
   backup messages --cluster C [--queue Q|PATTERN]... [--vhost V]... [--mode copy|drain]   back up queue contents (copy is non-destructive)
   restore messages --cluster C --from SET_ID|latest [--queue Q]... [--to-queue Q] [--to-vhost V] [--via-original-exchange]
+  status [--cluster C]                     one screen: newest sets against their RPO, failures, schedules, drills (exit 1 if unhealthy)
   backups list [--cluster C] [--component K]
   backups show SET_ID|latest --cluster C [--component K]
   backups verify SET_ID|latest --cluster C [--component K]
@@ -61,6 +63,7 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
     const ctx: CliContext = { config, configSource: source, out, err };
     if (command === 'backup') return await dispatchKind('backup', backupKinds, ctx, rest);
     if (command === 'restore') return await dispatchKind('restore', restoreKinds, ctx, rest);
+    if (command === 'status') return await statusCommand(ctx, rest);
     if (command === 'backups') return await backupsCommand(ctx, rest);
     if (command === 'schedules') return await schedulesCommand(ctx, rest);
     if (command === 'prune') return await pruneCommand(ctx, rest);

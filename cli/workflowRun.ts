@@ -4,6 +4,7 @@ import { ClusterAttribute, ComponentAttribute } from '../common/searchAttributes
 import type { WorkflowInput, WorkflowName } from '../contracts';
 import { connectClient } from '../lib/temporal/connection';
 import { startWorkflow, type ContractedHandle } from '../lib/temporal/startWorkflow';
+export { webUiLink } from '../lib/temporal/webUi';
 import { progressLine, progressQuery, type Progress } from '../common/progress';
 
 // One workflow start; the input is checked against the workflow's contract.
@@ -13,11 +14,6 @@ export interface StartRequest<N extends WorkflowName> {
   input: WorkflowInput<N>;
   cluster: string;
   component: string;
-}
-
-export function webUiLink(config: RabbitvaultConfig, workflowId: string, runId: string): string {
-  const base = config.temporal.webUiUrl.replace(/\/+$/, '');
-  return `${base}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
 }
 
 export async function openClient(config: RabbitvaultConfig): Promise<Client> {

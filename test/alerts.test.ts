@@ -6,9 +6,9 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { ensureDebianPackage } from '../scripts/devstack/debianPackages';
+import { HELP } from '../workers/metrics/collect';
 
 const rulesFile = path.join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml');
-const collector = readFileSync(path.join(__dirname, '..', 'workers', 'metrics', 'collect.ts'), 'utf8');
 
 describe('Prometheus alert rules (deploy/prometheus/alerts.yml)', () => {
   test('promtool (Debian package prometheus) accepts them', async () => {
@@ -24,7 +24,7 @@ describe('Prometheus alert rules (deploy/prometheus/alerts.yml)', () => {
     for (const name of ['RabbitMQBackupVerificationStale', 'RabbitMQRestoreDrillFailed', 'RabbitMQBackupRunFailed']) assert.ok(byName.has(name), name);
     for (const rule of rules) {
       for (const metric of rule.expr.match(/rabbitmq_backup_[a-z_]+/g) ?? []) {
-        assert.ok(collector.includes(`'${metric}'`), `${rule.alert} uses ${metric}, which workers/metrics/collect.ts does not serve`);
+        assert.ok(metric in HELP, `${rule.alert} uses ${metric}, which workers/metrics/collect.ts does not serve`);
       }
     }
   });

@@ -224,7 +224,7 @@ function pathExists(p: string): boolean {
 
 const scripts = new Set(Object.keys((JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {}));
 // npm's own commands that run no script of ours.
-const NPM_COMMANDS = new Set(['ci', 'install', 'i', 'exec', 'pack', 'ls', 'audit', 'cache', 'outdated', 'update', 'view']);
+const NPM_COMMANDS = new Set(['ci', 'install', 'i', 'exec', 'pack', 'ls', 'audit', 'cache', 'outdated', 'update', 'view', 'install-scripts']);
 const NPM_SCRIPT_SHORTHANDS = new Set(['start', 'test', 'stop', 'restart']);
 
 // Every code span and every line of every fenced block, with where it is.

@@ -11,7 +11,15 @@ const MAX_REPORT_BYTES = 4 * 1024 * 1024;
 
 export const StoredValidationReport = z.object({
   checkedAt: z.string().datetime(),
-  results: z.array(z.object({ component: z.string().max(64), status: z.string().max(32) })).max(64),
+  results: z
+    .array(
+      z.object({
+        component: z.string().max(64),
+        status: z.string().max(32),
+        checks: z.array(z.object({ check: z.string().max(200), ok: z.boolean(), detail: z.string().max(4000) })).max(100).optional(),
+      }),
+    )
+    .max(64),
 });
 export type StoredValidationReport = z.infer<typeof StoredValidationReport>;
 
@@ -20,6 +28,7 @@ export const StoredDrillReport = z.object({
   finishedAt: z.string().datetime(),
   passed: z.boolean(),
   rtoSeconds: z.number().finite().nonnegative(),
+  rtoTargetSeconds: z.number().finite().nonnegative().optional(),
 });
 export type StoredDrillReport = z.infer<typeof StoredDrillReport>;
 
