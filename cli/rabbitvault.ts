@@ -25,7 +25,7 @@ usage: rabbitvault <command> [--config FILE] [--json]
   backup configuration --cluster C [--node N]...   back up the configuration: Kubernetes ConfigMap, Secret, PVCs, Helm values; nodes' rabbitmq.conf, enabled_plugins, ...
   restore configuration --cluster C --from SET_ID|latest [--dry-run] [--restart] [--node N]... [--no-kubernetes]   put it back (kept copies of what it replaces)
   backup definitions --cluster C           back up definitions (GET /api/definitions)
-  restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target]
+  restore definitions --cluster C --from SET_ID|latest [--source-cluster S] [--dry-run] [--on-conflict abort|keep-target] [--transform T]... [--target-version V]
   backup messages --cluster C [--queue Q|PATTERN]... [--vhost V]... [--mode copy|drain]   back up queue contents (copy is non-destructive)
   restore messages --cluster C --from SET_ID|latest [--queue Q]... [--to-queue Q] [--to-vhost V] [--via-original-exchange]
   status [--cluster C]                     one screen: newest sets against their RPO, failures, schedules, drills (exit 1 if unhealthy)

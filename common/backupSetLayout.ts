@@ -70,6 +70,8 @@ export function isSetPrefix(prefix: string): boolean {
 // Artifact names, per component.
 
 export const DEFINITIONS_ARTIFACT = 'definitions.json';
+// Beside it when the source's HTTP export drops vhost metadata (RabbitMQ 3.x before rabbitmq-server #10515).
+export const VHOSTS_ARTIFACT = 'vhosts.json';
 
 // Messages: the queue index, and per queue its segments q<queue>-<segment>.rvseg.gz.
 export const QUEUES_ARTIFACT = 'queues.json';

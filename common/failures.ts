@@ -42,6 +42,10 @@ export const FailureType = {
   // target node does not report for that kind.
   SegmentMalformed: 'SegmentMalformed',
   ConfigurationPathRefused: 'ConfigurationPathRefused',
+  // Definitions a target of another RabbitMQ version would refuse (issue 15),
+  // and a target whose /api/health/checks/* fail (alarms, vhosts, listeners).
+  DefinitionsIncompatible: 'DefinitionsIncompatible',
+  TargetUnhealthy: 'TargetUnhealthy',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -74,4 +78,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.KubernetesObjectNotFound,
   FailureType.SegmentMalformed,
   FailureType.ConfigurationPathRefused,
+  FailureType.DefinitionsIncompatible,
+  FailureType.TargetUnhealthy,
 ];

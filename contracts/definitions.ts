@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DefinitionsCounts } from '../lib/definitions/model';
 import type { RestorePlan } from '../lib/definitions/plan';
+import { TransformName } from '../common/definitionsTransformNames';
 import type { Artifact } from '../common/manifest';
 import { ResourceName, SetRef } from '../common/names';
 import { retryField as retry } from './retry';
@@ -23,6 +24,8 @@ export interface BackupDefinitionsResult {
   storage: string;
   location: string;
   artifact: Artifact;
+  // vhosts.json: vhost metadata the source's export left out (RabbitMQ 3.x).
+  vhostMetadata?: Artifact;
   counts: DefinitionsCounts;
   rabbitmqVersion: string | null;
   startedAt: string;
@@ -39,6 +42,10 @@ export const RestoreDefinitionsInput = z
     // abort: refuse to import while any conflict exists. keep-target: import the
     // rest and report each conflicting entity as left as the target has it.
     onConflict: z.enum(['abort', 'keep-target']).default('abort'),
+    // Applied to what is imported, never to the stored artifact (lib/definitions/definitionsTransforms.ts).
+    transforms: z.array(TransformName).max(16).default([]),
+    // Plan against this RabbitMQ version instead of the target's own (a migration planned before the new cluster exists).
+    targetVersion: z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'must be a RabbitMQ version like 4.1 or 4.1.2').optional(),
     retry,
   })
   .strict();

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { RestorePlan } from '../lib/definitions/plan';
-import { DEFINITIONS_ARTIFACT } from '../common/backupSetLayout';
+import { DEFINITIONS_ARTIFACT, VHOSTS_ARTIFACT } from '../common/backupSetLayout';
+import type { CompatibilityReport } from '../lib/definitions/compatibility';
 import { FailureType } from '../common/failures';
 import { RestoreDefinitionsInput, type RestoreDefinitionsResult } from '../contracts/definitions';
 import { activitiesWithRetry, type ActivitiesFor } from './toolkit/activities';
@@ -20,14 +21,25 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
   progress('verifying backup set', `${sourceCluster} ${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'definitions', set: input.from });
   const artifact = set.manifest.artifacts.find((a) => a.name === DEFINITIONS_ARTIFACT) ?? set.manifest.artifacts[0]!;
-  const source = { storage: set.storage, prefix: set.prefix, artifact };
+  const vhostMetadata = set.manifest.artifacts.find((a) => a.name === VHOSTS_ARTIFACT);
+  const source = { storage: set.storage, prefix: set.prefix, artifact, ...(vhostMetadata ? { vhostMetadata } : {}) };
+  const options = { transforms: input.transforms, ...(input.targetVersion ? { targetVersion: input.targetVersion } : {}) };
   const base = { cluster: input.cluster, sourceCluster, setId: set.manifest.setId, location: set.location, dryRun: input.dryRun };
 
   progress('planning against the target', input.cluster);
-  const plan = await act.planDefinitionsRestore({ source, cluster: input.cluster }).catch((error: unknown) => {
+  const plan = await act.planDefinitionsRestore({ source, cluster: input.cluster, ...options }).catch((error: unknown) => {
     throw explainFailure(`planning the restore into cluster ${input.cluster}`, error, 'the target was not touched');
   });
   if (input.dryRun) return { ...base, plan };
+  const compatibility = plan.compatibility;
+  if (compatibility && compatibility.refusedCount > 0) {
+    throw ApplicationFailure.create({
+      message: `RabbitMQ ${compatibility.targetVersion ?? '(version unknown)'} would refuse ${compatibility.refusedCount} part(s) of what would be imported: ${describeRefusals(compatibility)}. The target was not touched; plan with --dry-run and rerun with the transformations named`,
+      type: FailureType.DefinitionsIncompatible,
+      nonRetryable: true,
+      details: [compatibility],
+    });
+  }
   if (plan.totals.conflict > 0 && input.onConflict === 'abort') {
     throw ApplicationFailure.create({
       message: `${plan.totals.conflict} entities conflict with cluster ${input.cluster} and RabbitMQ's import would silently keep the target's version: ${plan.conflicts
@@ -42,13 +54,13 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
 
   progress('importing definitions', `${plan.totals.create} to create, ${plan.totals.update} to update`);
   try {
-    await act.importDefinitions({ source, cluster: input.cluster });
+    await act.importDefinitions({ source, cluster: input.cluster, ...options });
   } catch (error) {
     throw explainFailure(`importing into cluster ${input.cluster}`, error, await describeChanges(act, source, input.cluster, plan));
   }
 
   progress('verifying the target', input.cluster);
-  const after = await act.planDefinitionsRestore({ source, cluster: input.cluster }).catch((error: unknown) => {
+  const after = await act.planDefinitionsRestore({ source, cluster: input.cluster, ...options }).catch((error: unknown) => {
     throw explainFailure(`re-reading cluster ${input.cluster} after the import`, error);
   });
   const missing = after.totals.create + after.totals.update + Math.max(0, after.totals.conflict - plan.totals.conflict);
@@ -70,7 +82,7 @@ type Acts = ActivitiesFor<'definitions'>;
 // A failed restore says what it changed: re-plan and compare with the plan before.
 async function describeChanges(act: Acts, source: Parameters<Acts['planDefinitionsRestore']>[0]['source'], cluster: string, before: RestorePlan): Promise<string> {
   try {
-    return changesText(before, await act.planDefinitionsRestore({ source, cluster }));
+    return changesText(before, await act.planDefinitionsRestore({ source, cluster, transforms: before.compatibility?.transforms ?? [] }));
   } catch {
     return `what changed on cluster ${cluster} could not be determined (it was unreachable afterwards); the plan was: ${before.totals.create} to create, ${before.totals.update} to update`;
   }
@@ -82,4 +94,9 @@ function changesText(before: RestorePlan, after: RestorePlan): string {
   return created === 0 && updated === 0
     ? 'nothing on the target was changed'
     : `changed on the target: ${created} entities created, ${updated} updated`;
+}
+
+function describeRefusals(report: CompatibilityReport, limit = 5): string {
+  const shown = report.refusals.slice(0, limit).map((f) => `${f.entity}: ${f.detail} (rule ${f.rule}, RabbitMQ ${f.since}+; fix: --transform ${f.fixedBy})`);
+  return `${shown.join('; ')}${report.refusedCount > shown.length ? `; and ${report.refusedCount - shown.length} more` : ''}`;
 }

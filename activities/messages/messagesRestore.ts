@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { refuseUnhealthyTarget } from '../../lib/rabbitmq/healthChecks';
 import { FailureType } from '../../common/failures';
 import { clusterConfig } from '../../lib/clusterConfig';
 import { readVerifiedQueueIndex, type QueueBackup } from '../../lib/messages/queueIndex';
@@ -82,6 +83,7 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
       try {
         // A first attempt has its first segment verified before it declares or publishes anything.
         if (!previous && queue.segments[0]) await spool.verified(queue.segments[0], 'nothing was declared or published on the target');
+        if (!previous) await refuseUnhealthyTarget(deps.managementApi(input.cluster), `nothing was declared or published on ${where}`);
         model = await connectAmqp(input.cluster, clusterConfig(deps.config, input.cluster), target.vhost);
         model.on('close', (error?: Error) => (lost = error ?? new Error('connection closed')));
         const declared = (await declareIfMissing(model, target.name, queue)) || (previous?.declared ?? false);

@@ -8,6 +8,7 @@ import {
   type Entity,
   type EntityKind,
 } from './model';
+import type { CompatibilityReport } from './compatibility';
 
 export type Verdict = 'create' | 'identical' | 'update' | 'conflict';
 
@@ -25,6 +26,8 @@ export interface RestorePlan {
   update: EntityDifference[];
   conflicts: EntityDifference[];
   truncated: boolean;
+  // Against the target's RabbitMQ version, after the transformations (absent in plans made before issue 15).
+  compatibility?: CompatibilityReport;
 }
 
 export const LIST_CAP = { create: 50, update: 200, conflicts: 1000 };
@@ -43,7 +46,9 @@ export function planRestore(backup: Definitions, target: Definitions): RestorePl
     for (const entity of backup[kind] ?? []) {
       const existing = live.get(entityKey(kind, entity));
       const fields = existing ? differingFields(kind, entity, existing) : [];
-      const verdict: Verdict = !existing ? 'create' : fields.length === 0 ? 'identical' : ENTITY_KINDS[kind].importOverwrites ? 'update' : 'conflict';
+      // RabbitMQ sets a vhost's default queue type only when it creates the vhost.
+      const fixed = kind === 'vhosts' && fields.includes('metadata.default_queue_type');
+      const verdict: Verdict = !existing ? 'create' : fields.length === 0 ? 'identical' : ENTITY_KINDS[kind].importOverwrites && !fixed ? 'update' : 'conflict';
       plan.counts[kind][verdict] += 1;
       plan.totals[verdict] += 1;
       record(plan, verdict, describeEntity(kind, entity), fields);
@@ -68,6 +73,14 @@ function record(plan: RestorePlan, verdict: Verdict, entity: string, fields: str
 // Fields only the target has (newer RabbitMQ versions add some) are not differences.
 export function differingFields(kind: EntityKind, backup: Entity, target: Entity): string[] {
   const identity = new Set<string>(ENTITY_KINDS[kind].key);
+  // Vhost metadata field by field: description and tags update, the default queue type does not.
+  if (kind === 'vhosts' && backup.metadata && typeof backup.metadata === 'object') {
+    const mine = backup.metadata as Record<string, unknown>;
+    const theirs = (target.metadata && typeof target.metadata === 'object' ? target.metadata : {}) as Record<string, unknown>;
+    const rest = differingFields(kind, { ...backup, metadata: undefined }, { ...target, metadata: undefined });
+    const meta = Object.keys(mine).filter((f) => canonicalJson(normalizeMetadata(f, mine[f])) !== canonicalJson(normalizeMetadata(f, theirs[f])));
+    return [...rest, ...meta.map((f) => `metadata.${f}`)].sort();
+  }
   return Object.keys(backup)
     .filter((field) => !identity.has(field))
     .filter((field) => canonicalJson(normalize(kind, field, backup[field])) !== canonicalJson(normalize(kind, field, target[field])))
@@ -88,6 +101,12 @@ function normalize(kind: EntityKind, field: string, value: unknown): unknown {
   if (field === 'limits' && isEmpty(value)) return null;
   if (value === undefined) return null;
   return value;
+}
+
+function normalizeMetadata(field: string, value: unknown): unknown {
+  if (field === 'tags') return Array.isArray(value) ? value.map(String).sort() : [];
+  if (field === 'description') return typeof value === 'string' ? value : '';
+  return value ?? null;
 }
 
 function isEmpty(value: unknown): boolean {

@@ -51,13 +51,49 @@ export class ManagementApi {
     return (await res.json()) as { rabbitmq_version?: string; cluster_name?: string };
   }
 
+  // GET /api/vhosts: each vhost with its description, tags and default queue type.
+  async listVhosts(): Promise<unknown> {
+    return (await this.request('GET', '/api/vhosts')).json();
+  }
+
+  // Creates the vhost with its metadata, or updates an existing one's
+  // description and tags. 3.10 reads the default queue type as
+  // "defaultqueuetype" and only when it creates the vhost; later versions read
+  // "default_queue_type". Both are sent; each version ignores the other's.
+  async putVhost(name: string, metadata: { description: string; tags: string[]; defaultQueueType?: string }): Promise<void> {
+    const body = {
+      description: metadata.description,
+      tags: metadata.tags.join(','),
+      ...(metadata.defaultQueueType ? { default_queue_type: metadata.defaultQueueType, defaultqueuetype: metadata.defaultQueueType } : {}),
+    };
+    await this.request('PUT', `/api/vhosts/${encodeURIComponent(name)}`, Buffer.from(JSON.stringify(body)));
+  }
+
+  // The 4.x way to ask whether a node can take traffic (aliveness-test is a
+  // no-op from 4.1): /api/health/checks/{alarms,local-alarms,virtual-hosts,
+  // protocol-listener/amqp}, all in RabbitMQ since 3.8.10. Returns each
+  // failing check with RabbitMQ's reason; [] when healthy.
+  async failingHealthChecks(): Promise<string[]> {
+    const failing: string[] = [];
+    for (const check of HEALTH_CHECKS) {
+      try {
+        await this.request('GET', `/api/health/checks/${check}`);
+      } catch (error) {
+        const failure = error as ApplicationFailure;
+        if (failure.type !== FailureType.ManagementApiError || !/ answered 503: /.test(failure.message)) throw error;
+        failing.push(`${check}: ${reasonOf(failure.message.slice(failure.message.indexOf(' answered 503: ') + 15))}`);
+      }
+    }
+    return failing;
+  }
+
   // Any GET of the API as parsed JSON (queue listings for message backups).
   async getJson<T>(path: string): Promise<T> {
     const res = await this.request('GET', path);
     return (await res.json()) as T;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
+  private async request(method: 'GET' | 'POST' | 'PUT', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
     const target = `${this.baseUrl}${path}`;
     let res: Response;
     try {
@@ -89,12 +125,25 @@ export class ManagementApi {
       const retryable = res.status >= 500 || res.status === 429;
       throw ApplicationFailure.create({
         message: `${method} ${this.where}${path} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
-        type: method === 'POST' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
+        type: method !== 'GET' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
         nonRetryable: !retryable,
       });
     }
     return res;
   }
+}
+
+export const HEALTH_CHECKS = ['alarms', 'local-alarms', 'virtual-hosts', 'protocol-listener/amqp'] as const;
+
+// {"status":"failed","reason":"..."} as RabbitMQ answers a failing check.
+function reasonOf(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { reason?: unknown };
+    if (typeof parsed.reason === 'string') return parsed.reason.slice(0, 300);
+  } catch {
+    // not JSON: the text itself
+  }
+  return body.slice(0, 300);
 }
 
 function describeNetworkError(error: unknown): string {
