@@ -26,6 +26,7 @@ describe('workflow contracts', () => {
       from: 'latest',
       dryRun: false,
       onConflict: 'abort',
+      transforms: [],
       retry: { initialIntervalSeconds: 2, maximumIntervalSeconds: 60, maximumAttempts: 8, attemptTimeoutSeconds: 600 },
     });
   });

@@ -4,7 +4,7 @@ import type { ChannelModel } from 'amqplib';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import { depth, numbered, openAmqp, peekAll, publishAll, type FixtureMessage } from '../bench/messages/amqpFixtures';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
-import { declareQueue } from './support/rabbitHttp';
+import { declareQueue, rabbitApi } from './support/rabbitHttp';
 import { testNode } from './support/stack';
 
 const a = testNode(0);
@@ -122,5 +122,23 @@ describe('message backup and restore', () => {
     const failure = await failureOf(run('backupMessages', { cluster: 'a', queues: ['limited'] }));
     assert.equal(failure.type, 'CopyWouldDeadLetter');
     assert.match(failure.message, /quorum queue "limited" in vhost "\/" has a delivery limit of 5/);
+  });
+
+  test('a target in a disk alarm (its publishers would block) is refused by /api/health/checks before anything is declared or published', async () => {
+    await declareQueue(a, '/', 'alarmed');
+    await publishAll(ca, 'alarmed', numbered(10, 10));
+    const backup = await run<BackupMessagesResult>('backupMessages', { cluster: 'a', queues: ['alarmed'] });
+    await b.ctl(['set_disk_free_limit', '100000GB']);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !((await rabbitApi(b, 'GET', '/api/nodes')) as Array<{ disk_free_alarm: boolean }>)[0]?.disk_free_alarm) await new Promise((r) => setTimeout(r, 500));
+      const failure = await failureOf(run('restoreMessages', { cluster: 'b', sourceCluster: 'a', from: backup.setId, toQueue: 'alarmed.copy' }));
+      assert.match(failure.message, /cluster b fails its health checks \(alarms: [^)]*\): nothing was declared or published on queue "alarmed\.copy"/);
+      const ch = await cb.createChannel();
+      ch.on('error', () => undefined);
+      await assert.rejects(ch.checkQueue('alarmed.copy'), /NOT_FOUND/, 'the queue was not declared');
+    } finally {
+      await b.ctl(['set_disk_free_limit', '50MB']);
+    }
   });
 });
