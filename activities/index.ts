@@ -9,6 +9,7 @@ import { createRetentionActivities } from './retention/retentionPrune';
 import { createValidationActivities } from './validation/validation';
 import { createMessageActivities } from './messages';
 import { createNodeActivities } from './dataDirectory/index';
+import { createReplicationActivities } from './replication/replication';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNodeActivities(deps),
     ...createConfigurationActivities(deps),
     ...createKubernetesConfigurationActivities(deps),
+    ...createReplicationActivities(deps),
   };
 }
 
@@ -39,4 +41,5 @@ export type OffsiteActivities = ReturnType<typeof createOffsiteActivities>;
 export type RetentionActivities = ReturnType<typeof createRetentionActivities>;
 export type ValidationActivities = ReturnType<typeof createValidationActivities>;
 export type DrillActivities = ReturnType<typeof createDrillActivities>;
+export type ReplicationActivities = ReturnType<typeof createReplicationActivities>;
 export { defaultDeps, type ActivityDeps } from './deps';

@@ -9,6 +9,7 @@ import { DefinitionsWorkflow, type DefinitionsContracts } from './definitions';
 import { DrillsWorkflow, type DrillsContracts } from './drills';
 import { MessagesWorkflow, type MessagesContracts } from './messages';
 import { OffsiteWorkflow, type OffsiteContracts } from './offsite';
+import { ReplicationWorkflow, type ReplicationContracts } from './replication';
 import { RetentionWorkflow, type RetentionContracts } from './retention';
 import { SchedulesWorkflow, type SchedulesContracts } from './schedules';
 import { ValidationWorkflow, type ValidationContracts } from './validation';
@@ -22,7 +23,8 @@ export type WorkflowContracts = DefinitionsContracts &
   RetentionContracts &
   ValidationContracts &
   DrillsContracts &
-  SchedulesContracts;
+  SchedulesContracts &
+  ReplicationContracts;
 
 export type WorkflowName = keyof WorkflowContracts;
 export type WorkflowInput<N extends WorkflowName> = WorkflowContracts[N]['input'];
@@ -43,6 +45,7 @@ export const WORKFLOW_NAMES = [
   ...Object.values(ValidationWorkflow),
   ...Object.values(DrillsWorkflow),
   ...Object.values(SchedulesWorkflow),
+  ...Object.values(ReplicationWorkflow),
 ];
 
 // Compile time: the list above and the table name the same workflows.

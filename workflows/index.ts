@@ -13,3 +13,6 @@ export { restoreDataDirectory } from './restoreDataDirectory';
 export { dataDirectoryLock } from './dataDirectoryLock';
 export { backupConfiguration } from './backupConfiguration';
 export { restoreConfiguration } from './restoreConfiguration';
+export { setupReplication } from './setupReplication';
+export { stopReplication } from './stopReplication';
+export { replicationStatus } from './replicationStatus';

@@ -45,11 +45,11 @@ function toDeclaration(q: ApiQueue): QueueDeclaration {
   };
 }
 
-function wildcard(pattern: string): RegExp {
+export function wildcard(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
 }
 
-const isPattern = (s: string) => /[*?]/.test(s);
+export const isPattern = (s: string) => /[*?]/.test(s);
 
 // The queues a backup covers. An exact name that matches nothing is an error
 // (a typo must not produce an empty "successful" backup).

@@ -87,13 +87,38 @@ export class ManagementApi {
     return failing;
   }
 
+  // A GET that answers null for 404 (an object, or a plugin's route, that is not there).
+  async getJsonOrNull<T>(path: string): Promise<T | null> {
+    try {
+      return await this.getJson<T>(path);
+    } catch (error) {
+      if (/ answered 404: /.test((error as Error).message)) return null;
+      throw error;
+    }
+  }
+
+  async putJson(path: string, body: unknown): Promise<void> {
+    await this.request('PUT', path, Buffer.from(JSON.stringify(body)));
+  }
+
+  // DELETE that is done when the object is already gone.
+  async deleteIfPresent(path: string): Promise<boolean> {
+    try {
+      await this.request('DELETE', path);
+      return true;
+    } catch (error) {
+      if (/ answered 404: /.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
   // Any GET of the API as parsed JSON (queue listings for message backups).
   async getJson<T>(path: string): Promise<T> {
     const res = await this.request('GET', path);
     return (await res.json()) as T;
   }
 
-  private async request(method: 'GET' | 'POST' | 'PUT', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
+  private async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
     const target = `${this.baseUrl}${path}`;
     let res: Response;
     try {

@@ -7,6 +7,7 @@ import type {
   DrillActivities,
   MessagesActivities,
   OffsiteActivities,
+  ReplicationActivities,
   RetentionActivities,
   ValidationActivities,
 } from '../../activities';
@@ -27,6 +28,7 @@ interface ActivitiesByComponent {
   retention: RetentionActivities;
   validation: ValidationActivities;
   drills: BackupSetActivities & DrillActivities;
+  replication: ReplicationActivities;
 }
 type Component = keyof ActivitiesByComponent;
 export type ActivitiesFor<C extends Component> = ActivityInterfaceFor<ActivitiesByComponent[C]>;

@@ -1,0 +1,91 @@
+import { FailureType } from '../../common/failures';
+import type { ManagementApi } from '../rabbitmq/managementApi';
+import { pairPrefix, upstreamName } from './replicationObjects';
+
+export interface ReplicationLink {
+  kind: 'shovel' | 'federation';
+  vhost: string;
+  name: string;
+  // The queue a shovel moves, or the exchange a federation link feeds.
+  queue?: string;
+  exchange?: string;
+  // running | starting | terminated | error | missing (configured, but the broker reports no such link).
+  state: string;
+  reason?: string;
+  // Messages waiting on the source: the shovelled queue's depth, or the federation link's upstream queue.
+  lagMessages?: number;
+}
+
+export interface ReplicationStatusReport {
+  source: string;
+  destination: string;
+  checkedAt: string;
+  links: ReplicationLink[];
+  // Every link running.
+  up: boolean;
+  // A cluster whose management API did not answer: its links are unknown, and up is false.
+  unreachable: string[];
+}
+
+interface ShovelParameter {
+  name: string;
+  vhost: string;
+  value: { 'src-queue'?: string };
+}
+interface ShovelState {
+  name: string;
+  vhost: string;
+  state: string;
+  reason?: unknown;
+}
+interface FederationLinkState {
+  upstream: string;
+  vhost: string;
+  exchange?: string;
+  status: string;
+  error?: unknown;
+}
+
+const reasonText = (r: unknown) => (r === undefined || r === null ? undefined : (typeof r === 'string' ? r : JSON.stringify(r)).slice(0, 300));
+
+// Read-only: what the brokers say of rabbitvault's shovels and federation
+// links between a pair of clusters (found by their names), and the lag.
+export async function readReplicationStatus(source: ManagementApi, destination: ManagementApi, names: { source: string; destination: string }): Promise<ReplicationStatusReport> {
+  const prefix = pairPrefix(names.source, names.destination);
+  const links: ReplicationLink[] = [];
+
+  const shovels = ((await source.getJsonOrNull<ShovelParameter[]>('/api/parameters/shovel')) ?? []).filter((p) => p.name.startsWith(prefix));
+  const shovelStates = shovels.length ? ((await source.getJsonOrNull<ShovelState[]>('/api/shovels')) ?? []) : [];
+  for (const p of shovels) {
+    const s = shovelStates.find((x) => x.name === p.name && x.vhost === p.vhost);
+    const queue = p.value['src-queue'];
+    const depth = queue ? await source.getJsonOrNull<{ messages?: number }>(`/api/queues/${encodeURIComponent(p.vhost)}/${encodeURIComponent(queue)}`) : null;
+    links.push({ kind: 'shovel', vhost: p.vhost, name: p.name, queue, state: s?.state ?? 'missing', reason: reasonText(s?.reason), lagMessages: depth?.messages ?? undefined });
+  }
+
+  const unreachable: string[] = [];
+  const upstream = upstreamName(names.source, names.destination);
+  let upstreams: Array<{ name: string; vhost: string }> = [];
+  try {
+    upstreams = ((await destination.getJsonOrNull<Array<{ name: string; vhost: string }>>('/api/parameters/federation-upstream')) ?? []).filter((u) => u.name === upstream);
+  } catch (error) {
+    // A stopped destination is exactly what status must report, not fail on.
+    if ((error as { type?: string }).type !== FailureType.ManagementApiUnreachable) throw error;
+    unreachable.push(`${names.destination}: ${(error as Error).message}`);
+  }
+  if (upstreams.length) {
+    const states = (await destination.getJsonOrNull<FederationLinkState[]>('/api/federation-links')) ?? [];
+    // The upstream side of an exchange link is a queue on the source named "federation: <exchange> -> <node> ...".
+    const sourceQueues = await source.getJson<Array<{ name: string; vhost: string; messages?: number }>>('/api/queues?columns=name,vhost,messages');
+    for (const u of upstreams) {
+      const mine = states.filter((l) => l.upstream === upstream && l.vhost === u.vhost);
+      if (!mine.length) links.push({ kind: 'federation', vhost: u.vhost, name: upstream, state: 'missing', reason: 'no exchange matches the federation policy yet' });
+      for (const l of mine) {
+        const q = sourceQueues.find((x) => x.vhost === u.vhost && x.name.startsWith(`federation: ${l.exchange ?? ''} -> `));
+        links.push({ kind: 'federation', vhost: u.vhost, name: upstream, exchange: l.exchange, state: l.status, reason: reasonText(l.error), lagMessages: q?.messages ?? undefined });
+      }
+    }
+  }
+  const up = unreachable.length === 0 && links.length > 0 && links.every((l) => l.state === 'running');
+  return { source: names.source, destination: names.destination, checkedAt: new Date().toISOString(), links, up, unreachable };
+}
