@@ -95,7 +95,8 @@ describe('Prometheus metrics served by the worker', () => {
     const first = await scrape(url, expected);
     assert.equal(first.get(`rabbitmq_backup_last_success_timestamp_seconds${a}`), Date.parse(result.finishedAt) / 1000);
     assert.equal(first.get(`rabbitmq_backup_duration_seconds${a}`), (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000);
-    assert.equal(first.get(`rabbitmq_backup_size_bytes${a}`), result.artifact.size);
+    // The set's artifacts: definitions.json and, on 3.x, vhosts.json.
+    assert.equal(first.get(`rabbitmq_backup_size_bytes${a}`), result.artifact.size + (result.vhostMetadata?.size ?? 0));
     assert.equal(first.get(`rabbitmq_backup_sets{cluster="a",component="definitions",storage="local"}`), 1);
     assert.equal(first.get(`rabbitmq_backup_failed_runs${a}`), 0);
     assert.ok(first.get(`rabbitmq_backup_last_failure_timestamp_seconds${broken}`)! > 0);
