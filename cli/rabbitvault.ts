@@ -8,7 +8,7 @@ import { configCheckCommand } from './commands/config';
 import { drillCommand } from './commands/drill';
 import { offsiteCommand } from './commands/offsite';
 import { pruneCommand } from './commands/prune';
-import { replicateCommand } from './commands/replicate';
+import { failoverCommand, replicateCommand } from './commands/replicate';
 import { schedulesCommand } from './commands/schedules';
 import { statusCommand } from './commands/status';
 import { validateCommand } from './commands/validate';
@@ -41,6 +41,7 @@ usage: rabbitvault <command> [--config FILE] [--json]
   offsite copy --cluster C [--set ID]      copy a set to the off-site target and verify it
   replicate start --cluster SRC --to DST [--method shovel|federation] [--queue Q]... [--exchange X]... [--vhost V]...   continuous replication (shovel on SRC, or federation on DST)
   replicate stop|status --cluster SRC --to DST   remove exactly what start created; each link's state and lag
+  failover --cluster SRC --to DST [--drain-timeout S]   wait for in-flight messages, stop replication, report the destination
 
 Workflow commands take --wait (follow to the end, exit 1 on failure) and print
 the workflow id and its Web UI link. Config: --config, $RABBITVAULT_CONFIG,
@@ -74,6 +75,7 @@ export async function main(argv: string[], out = (l: string) => console.log(l), 
     if (command === 'drill') return await drillCommand(ctx, rest);
     if (command === 'offsite') return await offsiteCommand(ctx, rest);
     if (command === 'replicate') return await replicateCommand(ctx, rest);
+    if (command === 'failover') return await failoverCommand(ctx, rest);
     throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { ChannelModel } from 'amqplib';
 import { RabbitvaultConfig } from '../config/schema';
 import type { ReplicationStatusReport } from '../lib/replication/replicationStatus';
-import type { SetupReplicationResult, StopReplicationResult } from '../contracts/replication';
+import type { FailoverResult, SetupReplicationResult, StopReplicationResult } from '../contracts/replication';
 import type { IsolatedRabbitNode } from '../scripts/devstack/rabbitmqNode';
 import { depth, numbered, openAmqp, publishAll } from '../bench/messages/amqpFixtures';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
@@ -147,5 +147,40 @@ describe('continuous replication: shovel and federation between two nodes', () =
     assert.deepEqual([after.queues, after.exchanges, after.bindings], [before.queues, before.exchanges, before.bindings], 'queues, exchanges and bindings stay');
     assert.equal(await depth(dst, 'orders'), 250, 'and so do the messages');
     assert.deepEqual((await ok<StopReplicationResult>('stopReplication', { source: 'src', destination: 'dst' })).removed, []);
+  });
+
+  test('failover: waits until in-flight messages arrive, stops replication, reports the destination; with the destination down it stops after its drain timeout and says what was left', async () => {
+    await declareQueue(source, '/', 'payments');
+    await ok<SetupReplicationResult>('setupReplication', { source: 'src', destination: 'dst', queues: ['payments'] });
+    await until('shovel running', status, (s) => s.up);
+    await publishAll(src, 'payments', numbered(3000, 100));
+    const done = await ok<FailoverResult>('failover', { source: 'src', destination: 'dst', drainTimeoutSeconds: 120, pollSeconds: 0.5 });
+    assert.equal(done.drained, true);
+    assert.equal(done.lagAtStop, 0);
+    assert.deepEqual(done.removed, ['shovel "rabbitvault:src:dst:payments" in vhost "/" of src']);
+    assert.deepEqual(done.destinationQueues, [{ vhost: '/', queue: 'payments', messages: 3000 }]);
+    assert.deepEqual((await status()).links, [], 'replication stopped');
+
+    await ok<SetupReplicationResult>('setupReplication', { source: 'src', destination: 'dst', queues: ['payments'] });
+    await until('shovel running', status, (s) => s.up);
+    await destination.ctl(['stop_app']);
+    try {
+      await publishAll(src, 'payments', numbered(40, 100));
+      await until('lag on the source', status, (s) => s.links[0]?.lagMessages === 40);
+      const cut = await ok<FailoverResult>('failover', { source: 'src', destination: 'dst', drainTimeoutSeconds: 3, pollSeconds: 0.5 });
+      assert.equal(cut.drained, false);
+      assert.equal(cut.lagAtStop, 40);
+      assert.ok(cut.waitedSeconds >= 3);
+      assert.deepEqual(cut.removed, ['shovel "rabbitvault:src:dst:payments" in vhost "/" of src']);
+      // The stopped destination could not be asked for federation objects of the pair: said, not guessed.
+      assert.equal(cut.notRemoved.length, 1);
+      assert.match(cut.notRemoved[0]!, /^dst did not answer, so whatever rabbitvault created there is left/);
+      assert.deepEqual(cut.destinationQueues, [{ vhost: '/', queue: 'payments', messages: null }]);
+      assert.match(cut.destinationUnreachable ?? '', /unreachable/);
+    } catch (error) {
+      await destination.ctl(['start_app']);
+      throw error;
+    }
+    await destination.ctl(['start_app']);
   });
 });

@@ -16,3 +16,4 @@ export { restoreConfiguration } from './restoreConfiguration';
 export { setupReplication } from './setupReplication';
 export { stopReplication } from './stopReplication';
 export { replicationStatus } from './replicationStatus';
+export { failover } from './failover';

@@ -14,7 +14,13 @@ import {
   type ReplicationObject,
 } from '../../lib/replication/replicationObjects';
 import { readReplicationStatus, type ReplicationStatusReport } from '../../lib/replication/replicationStatus';
+import { QueueDepths } from '../../lib/replication/queueDepths';
 import { canonicalJson } from '../../lib/definitions/model';
+import type { ManagementApi } from '../../lib/rabbitmq/managementApi';
+import { FailureType } from '../../common/failures';
+
+// A cluster that does not answer (management API or AMQP): reported, not failed on.
+const UNREACHABLE: string[] = [FailureType.ManagementApiUnreachable, FailureType.AmqpUnavailable];
 
 interface PairInput {
   source: string;
@@ -91,26 +97,86 @@ export function createReplicationActivities(deps: ActivityDeps) {
     },
 
     // Removes exactly what configureReplication created for this pair (found by
-    // name): shovels on the source, federation policy then upstream on the destination.
-    async removeReplication(input: PairInput): Promise<{ removed: string[] }> {
+    // name): shovels on the source, federation policy then upstream on the
+    // destination. With tolerateUnreachable (a failover whose source is gone),
+    // a cluster that does not answer is reported in notRemoved instead.
+    async removeReplication(input: PairInput & { tolerateUnreachable?: boolean }): Promise<{ removed: string[]; notRemoved: string[] }> {
       const prefix = pairPrefix(input.source, input.destination);
       const removed: string[] = [];
+      const notRemoved: string[] = [];
       const source = deps.managementApi(input.source);
       const destination = deps.managementApi(input.destination);
-      for (const p of ((await source.getJsonOrNull<Array<{ name: string; vhost: string }>>('/api/parameters/shovel')) ?? []).filter((x) => x.name.startsWith(prefix))) {
+      const on = async (cluster: string, work: () => Promise<void>) => {
+        try {
+          await work();
+        } catch (error) {
+          if (!input.tolerateUnreachable || !UNREACHABLE.includes((error as { type?: string }).type ?? '')) throw error;
+          notRemoved.push(`${cluster} did not answer, so whatever rabbitvault created there is left (${(error as Error).message})`);
+        }
+      };
+      await on(input.source, async () => {
+        for (const p of ((await source.getJsonOrNull<Array<{ name: string; vhost: string }>>('/api/parameters/shovel')) ?? []).filter((x) => x.name.startsWith(prefix))) {
         if (await source.deleteIfPresent(`/api/parameters/shovel/${enc(p.vhost)}/${enc(p.name)}`)) removed.push(describeObject({ kind: 'shovel', cluster: input.source, vhost: p.vhost, name: p.name }));
-      }
-      for (const p of (await destination.getJson<Array<{ name: string; vhost: string }>>('/api/policies')).filter((x) => x.name.startsWith(prefix))) {
+        }
+      });
+      await on(input.destination, async () => {
+        for (const p of (await destination.getJson<Array<{ name: string; vhost: string }>>('/api/policies')).filter((x) => x.name.startsWith(prefix))) {
         if (await destination.deleteIfPresent(`/api/policies/${enc(p.vhost)}/${enc(p.name)}`)) removed.push(describeObject({ kind: 'policy', cluster: input.destination, vhost: p.vhost, name: p.name }));
       }
       for (const p of ((await destination.getJsonOrNull<Array<{ name: string; vhost: string }>>('/api/parameters/federation-upstream')) ?? []).filter((x) => x.name.startsWith(prefix))) {
         if (await destination.deleteIfPresent(`/api/parameters/federation-upstream/${enc(p.vhost)}/${enc(p.name)}`)) removed.push(describeObject({ kind: 'federation-upstream', cluster: input.destination, vhost: p.vhost, name: p.name }));
-      }
-      return { removed };
+        }
+      });
+      return { removed, notRemoved };
     },
 
     async readReplicationStatus(input: PairInput): Promise<ReplicationStatusReport> {
-      return readReplicationStatus(deps.managementApi(input.source), deps.managementApi(input.destination), input);
+      const depths = new QueueDepths(deps.config, input.source);
+      try {
+        return await readReplicationStatus(deps.managementApi(input.source), deps.managementApi(input.destination), input, (vhost, queue) => depths.of(vhost, queue));
+      } finally {
+        await depths.close();
+      }
+    },
+
+    // What the destination holds after a failover: each shovelled queue, and
+    // each queue bound to a federated exchange, with its depth. A destination
+    // that does not answer is said so (messages null), not waited on.
+    async destinationQueues(input: PairInput & { links: LinkRef[] }): Promise<{ queues: QueueDepth[]; unreachable?: string }> {
+      try {
+        const depths = new QueueDepths(deps.config, input.destination);
+        try {
+          return { queues: await readDestinationQueues(deps.managementApi(input.destination), input.links, depths) };
+        } finally {
+          await depths.close();
+        }
+      } catch (error) {
+        if (!UNREACHABLE.includes((error as { type?: string }).type ?? '')) throw error;
+        return { queues: input.links.flatMap((l) => (l.queue ? [{ vhost: l.vhost, queue: l.queue, messages: null }] : [])), unreachable: (error as Error).message };
+      }
     },
   };
+}
+
+interface LinkRef {
+  vhost: string;
+  queue?: string;
+  exchange?: string;
+}
+type QueueDepth = { vhost: string; queue: string; messages: number | null };
+
+async function readDestinationQueues(api: ManagementApi, links: LinkRef[], depths: QueueDepths): Promise<QueueDepth[]> {
+  const names = new Map<string, { vhost: string; queue: string }>();
+  for (const l of links) {
+    if (l.queue) names.set(`${l.vhost}\u0000${l.queue}`, { vhost: l.vhost, queue: l.queue });
+    if (l.exchange) {
+      const bound = (await api.getJsonOrNull<Array<{ destination: string; destination_type: string }>>(`/api/exchanges/${enc(l.vhost)}/${enc(l.exchange)}/bindings/source`)) ?? [];
+      for (const b of bound.filter((x) => x.destination_type === 'queue')) names.set(`${l.vhost}\u0000${b.destination}`, { vhost: l.vhost, queue: b.destination });
+    }
+  }
+  const out: QueueDepth[] = [];
+  for (const q of names.values()) {
+    out.push({ ...q, messages: await depths.of(q.vhost, q.queue) });
+  }
+  return out;
 }

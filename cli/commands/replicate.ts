@@ -1,5 +1,5 @@
 import { compactUtc } from '../../common/names';
-import { ReplicationStatusInput, ReplicationWorkflow, SetupReplicationInput, StopReplicationInput } from '../../contracts/replication';
+import { FailoverInput, ReplicationStatusInput, ReplicationWorkflow, SetupReplicationInput, StopReplicationInput } from '../../contracts/replication';
 import { checkInput, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 import { runWorkflowCommand } from '../runWorkflowCommand';
@@ -54,4 +54,28 @@ export async function replicateCommand(ctx: CliContext, argv: string[]): Promise
     ]);
   }
   throw new UsageError(usage);
+}
+
+const failoverUsage = 'usage: rabbitvault failover --cluster SOURCE --to DESTINATION [--drain-timeout SECONDS] [--wait] [--json]';
+
+// The DR switch: drain, stop replication, report what the destination holds.
+export async function failoverCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { cluster: { type: 'string' }, to: { type: 'string' }, 'drain-timeout': { type: 'string' }, wait: { type: 'boolean', default: false } }, failoverUsage);
+  const timeout = values['drain-timeout'];
+  const { retry: _r, ...input } = checkInput(
+    FailoverInput,
+    { source: values.cluster, destination: values.to, drainTimeoutSeconds: timeout === undefined ? undefined : Number(timeout) },
+    { source: '--cluster', destination: '--to', drainTimeoutSeconds: '--drain-timeout' },
+  );
+  return runWorkflowCommand(
+    ctx,
+    { workflowType: ReplicationWorkflow.failover, workflowId: `failover-${input.source}-${input.destination}-${compactUtc(new Date())}`, input, cluster: input.source, component: 'replication' },
+    { wait: values.wait, json: values.json },
+    (r) => [
+      `failover ${r.source} -> ${r.destination}: ${r.drained ? 'drained' : r.lagAtStop === null ? `${r.source} did not answer: not drained` : `NOT drained: ${r.lagAtStop} message(s) left on ${r.source}`} after ${r.waitedSeconds.toFixed(1)} s; replication stopped (${r.removed.length} removed)`,
+      ...(r.destinationUnreachable ? [`  ${r.destination} did not answer: ${r.destinationUnreachable}`] : []),
+      ...r.notRemoved.map((n) => `  ${n}: run \`rabbitvault replicate stop\` once it is back`),
+      ...r.destinationQueues.map((q) => `  ${r.destination}: queue "${q.queue}" (vhost ${q.vhost}): ${q.messages ?? 'missing'} message(s)`),
+    ],
+  );
 }

@@ -2,6 +2,9 @@ import { FailureType } from '../../common/failures';
 import type { ManagementApi } from '../rabbitmq/managementApi';
 import { pairPrefix, upstreamName } from './replicationObjects';
 
+// A cluster that does not answer (management API or AMQP): reported, not failed on.
+const UNREACHABLE: string[] = [FailureType.ManagementApiUnreachable, FailureType.AmqpUnavailable];
+
 export interface ReplicationLink {
   kind: 'shovel' | 'federation';
   vhost: string;
@@ -50,39 +53,60 @@ const reasonText = (r: unknown) => (r === undefined || r === null ? undefined : 
 
 // Read-only: what the brokers say of rabbitvault's shovels and federation
 // links between a pair of clusters (found by their names), and the lag.
-export async function readReplicationStatus(source: ManagementApi, destination: ManagementApi, names: { source: string; destination: string }): Promise<ReplicationStatusReport> {
+// depthOnSource: an exact depth (lib/replication/queueDepths.ts); without it, the management API's figure.
+export async function readReplicationStatus(
+  source: ManagementApi,
+  destination: ManagementApi,
+  names: { source: string; destination: string },
+  depthOnSource?: (vhost: string, queue: string) => Promise<number | null>,
+): Promise<ReplicationStatusReport> {
   const prefix = pairPrefix(names.source, names.destination);
   const links: ReplicationLink[] = [];
-
-  const shovels = ((await source.getJsonOrNull<ShovelParameter[]>('/api/parameters/shovel')) ?? []).filter((p) => p.name.startsWith(prefix));
-  const shovelStates = shovels.length ? ((await source.getJsonOrNull<ShovelState[]>('/api/shovels')) ?? []) : [];
-  for (const p of shovels) {
-    const s = shovelStates.find((x) => x.name === p.name && x.vhost === p.vhost);
-    const queue = p.value['src-queue'];
-    const depth = queue ? await source.getJsonOrNull<{ messages?: number }>(`/api/queues/${encodeURIComponent(p.vhost)}/${encodeURIComponent(queue)}`) : null;
-    links.push({ kind: 'shovel', vhost: p.vhost, name: p.name, queue, state: s?.state ?? 'missing', reason: reasonText(s?.reason), lagMessages: depth?.messages ?? undefined });
-  }
-
   const unreachable: string[] = [];
+  // A stopped cluster is exactly what status (and a failover) must report, not fail on.
+  const tolerate = async (cluster: string, read: () => Promise<void>) => {
+    try {
+      await read();
+    } catch (error) {
+      if (!UNREACHABLE.includes((error as { type?: string }).type ?? '')) throw error;
+      if (!unreachable.some((u) => u.startsWith(`${cluster}: `))) unreachable.push(`${cluster}: ${(error as Error).message}`);
+    }
+  };
+
+  await tolerate(names.source, async () => {
+    const shovels = ((await source.getJsonOrNull<ShovelParameter[]>('/api/parameters/shovel')) ?? []).filter((p) => p.name.startsWith(prefix));
+    const shovelStates = shovels.length ? ((await source.getJsonOrNull<ShovelState[]>('/api/shovels')) ?? []) : [];
+    for (const p of shovels) {
+      const s = shovelStates.find((x) => x.name === p.name && x.vhost === p.vhost);
+      const queue = p.value['src-queue'];
+      const depth = !queue
+        ? null
+        : depthOnSource
+          ? await depthOnSource(p.vhost, queue)
+          : ((await source.getJsonOrNull<{ messages?: number }>(`/api/queues/${encodeURIComponent(p.vhost)}/${encodeURIComponent(queue)}`))?.messages ?? null);
+      links.push({ kind: 'shovel', vhost: p.vhost, name: p.name, queue, state: s?.state ?? 'missing', reason: reasonText(s?.reason), lagMessages: depth ?? undefined });
+    }
+  });
+
   const upstream = upstreamName(names.source, names.destination);
   let upstreams: Array<{ name: string; vhost: string }> = [];
-  try {
+  await tolerate(names.destination, async () => {
     upstreams = ((await destination.getJsonOrNull<Array<{ name: string; vhost: string }>>('/api/parameters/federation-upstream')) ?? []).filter((u) => u.name === upstream);
-  } catch (error) {
-    // A stopped destination is exactly what status must report, not fail on.
-    if ((error as { type?: string }).type !== FailureType.ManagementApiUnreachable) throw error;
-    unreachable.push(`${names.destination}: ${(error as Error).message}`);
-  }
+  });
   if (upstreams.length) {
     const states = (await destination.getJsonOrNull<FederationLinkState[]>('/api/federation-links')) ?? [];
     // The upstream side of an exchange link is a queue on the source named "federation: <exchange> -> <node> ...".
-    const sourceQueues = await source.getJson<Array<{ name: string; vhost: string; messages?: number }>>('/api/queues?columns=name,vhost,messages');
+    let sourceQueues: Array<{ name: string; vhost: string; messages?: number }> = [];
+    await tolerate(names.source, async () => {
+      sourceQueues = await source.getJson<Array<{ name: string; vhost: string; messages?: number }>>('/api/queues?columns=name,vhost,messages');
+    });
     for (const u of upstreams) {
       const mine = states.filter((l) => l.upstream === upstream && l.vhost === u.vhost);
       if (!mine.length) links.push({ kind: 'federation', vhost: u.vhost, name: upstream, state: 'missing', reason: 'no exchange matches the federation policy yet' });
       for (const l of mine) {
         const q = sourceQueues.find((x) => x.vhost === u.vhost && x.name.startsWith(`federation: ${l.exchange ?? ''} -> `));
-        links.push({ kind: 'federation', vhost: u.vhost, name: upstream, exchange: l.exchange, state: l.status, reason: reasonText(l.error), lagMessages: q?.messages ?? undefined });
+        const lag = q && depthOnSource ? await depthOnSource(u.vhost, q.name) : q?.messages;
+        links.push({ kind: 'federation', vhost: u.vhost, name: upstream, exchange: l.exchange, state: l.status, reason: reasonText(l.error), lagMessages: lag ?? undefined });
       }
     }
   }
