@@ -162,6 +162,12 @@ export function reportFolder(cluster: string, kind: ReportKind, at: Date): strin
 
 export const REPORT_FILES = { json: 'report.json', markdown: 'report.md' } as const;
 
+// The newest replication check of a pair, overwritten by each scheduled check
+// (the history of checks is in Temporal): <source>/replication/<destination>.json.
+export function replicationStatusKey(source: string, destination: string): string {
+  return `${source}/replication/${destination}.json`;
+}
+
 export function reportKey(folder: string, file: string): string {
   return `${folder}/${file}`;
 }

@@ -46,6 +46,8 @@ export const SchedulesConfig = z
     prune: ScheduleSpec.optional(),
     validate: ScheduleSpec.optional(),
     drill: ScheduleSpec.optional(),
+    // The replication check of every pair in replication.pairs; its report feeds the metrics and `status`.
+    replicationStatus: ScheduleSpec.optional(),
   })
   .strict();
 export type SchedulesConfig = z.infer<typeof SchedulesConfig>;
@@ -115,6 +117,15 @@ export const ComponentWorkflows = z.partialRecord(
     .strict(),
 );
 export type ComponentWorkflows = z.infer<typeof ComponentWorkflows>;
+
+export const ReplicationConfig = z
+  .object({
+    // Pairs that `replicate start` set up and that metrics, alerts and `status` watch.
+    pairs: z.array(z.object({ source: ResourceName, destination: ResourceName }).strict()).max(100).default([]),
+    // A check older than this is stale (a problem in `status`).
+    staleAfterSeconds: z.number().positive().default(600),
+  })
+  .strict();
 
 export const MetricsConfig = z
   .object({

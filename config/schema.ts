@@ -125,8 +125,13 @@ export const RabbitvaultConfig = z
     drills: automation.DrillsConfig.optional(),
     componentWorkflows: automation.ComponentWorkflows.default({}),
     metrics: automation.MetricsConfig.optional(),
+    replication: automation.ReplicationConfig.default({ pairs: [], staleAfterSeconds: 600 }),
   })
   .strict()
+  .refine((c) => c.replication.pairs.every((p) => p.source in c.clusters && p.destination in c.clusters && p.source !== p.destination), {
+    message: 'every pair must name two different clusters of clusters',
+    path: ['replication', 'pairs'],
+  })
   .refine((c) => !c.offsite || (c.offsite.target in c.storage.targets && c.offsite.target !== c.storage.default), {
     message: 'must name a storage target other than storage.default',
     path: ['offsite', 'target'],

@@ -48,7 +48,15 @@ export interface StopReplicationResult {
   removed: string[];
 }
 
-export const ReplicationStatusInput = z.object({ ...Pair, retry }).strict().refine(differ, distinct);
+export const ReplicationStatusInput = z
+  .object({
+    ...Pair,
+    // Store the report for the metrics and `status` (the scheduled check does).
+    record: z.boolean().default(false),
+    retry,
+  })
+  .strict()
+  .refine(differ, distinct);
 export type ReplicationStatusInput = z.input<typeof ReplicationStatusInput>;
 
 // The DR switch: wait for what is in flight (lag 0, or drainTimeoutSeconds),

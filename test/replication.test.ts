@@ -15,6 +15,8 @@ import { depth, numbered, openAmqp, publishAll } from '../bench/messages/amqpFix
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { declareQueue, rabbitApi } from './support/rabbitHttp';
 import { testNode } from './support/stack';
+import { collectBackupHealth } from '../lib/status/collectBackupHealth';
+import { collectSamples } from '../workers/metrics/collect';
 
 const source = testNode(0);
 const destination = testNode(1);
@@ -65,7 +67,7 @@ describe('continuous replication: shovel and federation between two nodes', () =
       await node.ctl(['set_permissions', '-p', '/', 'replicator', '.*', '.*', '.*']);
     }
     const entry = (node: IsolatedRabbitNode) => ({ ...clusterEntry(node), amqp: { url: `amqp://127.0.0.1:${node.options.amqpPort}`, username: 'replicator', password: `value:${secret}` } });
-    h = await startHarness(RabbitvaultConfig.parse(testConfig({ src: entry(source), dst: entry(destination) })));
+    h = await startHarness(RabbitvaultConfig.parse({ ...testConfig({ src: entry(source), dst: entry(destination) }), replication: { pairs: [{ source: 'src', destination: 'dst' }] } }));
     [src, dst] = await Promise.all([openAmqp(source.amqpUrl), openAmqp(destination.amqpUrl)]);
   });
   after(async () => {
@@ -95,6 +97,17 @@ describe('continuous replication: shovel and federation between two nodes', () =
     assert.deepEqual([again.created, again.updated, again.unchanged.length, again.declaredOnDestination], [[], [], 1, []]);
     const up = await until('shovel running', status, (s) => s.up);
     assert.deepEqual(up.links.map((l) => [l.kind, l.queue, l.state, l.lagMessages]), [['shovel', 'orders', 'running', 0]]);
+
+    // The scheduled check records its report; the metrics and `status` read it.
+    await ok<ReplicationStatusReport>('replicationStatus', { source: 'src', destination: 'dst', record: true });
+    const samples = await collectSamples(h.config, async () => h.client);
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && s.labels.source === 'src' && s.labels.destination === 'dst' && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    assert.equal(value('rabbitmq_backup_replication_up'), 1);
+    assert.equal(value('rabbitmq_backup_replication_lag_messages', { link: 'orders', vhost: '/' }), 0);
+    assert.ok((value('rabbitmq_backup_replication_checked_timestamp_seconds') ?? 0) > Date.now() / 1000 - 60);
+    const health = await collectBackupHealth(h.config, async () => h.client, { cluster: 'src' });
+    assert.deepEqual(health.replication.map((r) => [r.source, r.destination, r.up, r.problems]), [['src', 'dst', true, []]]);
   });
 
   test('the destination node stopped: reported down with the reason, then recovers and delivers what waited', async () => {
@@ -105,6 +118,13 @@ describe('continuous replication: shovel and federation between two nodes', () =
       await publishAll(src, 'orders', numbered(50, 100));
       const lagging = await until('lag on the source', status, (s) => (s.links[0]?.lagMessages ?? 0) === 50);
       assert.equal(lagging.up, false);
+      await ok<ReplicationStatusReport>('replicationStatus', { source: 'src', destination: 'dst', record: true });
+      const samples = await collectSamples(h.config, async () => h.client);
+      assert.equal(samples.find((s) => s.name === 'rabbitmq_backup_replication_up' && s.labels.source === 'src')?.value, 0);
+      assert.equal(samples.find((s) => s.name === 'rabbitmq_backup_replication_lag_messages' && s.labels.link === 'orders')?.value, 50);
+      const health = await collectBackupHealth(h.config, async () => h.client, { cluster: 'src' });
+      assert.equal(health.healthy, false);
+      assert.match(health.replication[0]!.problems[0]!, /^replication down: /);
     } finally {
       await destination.ctl(['start_app']);
     }

@@ -14,6 +14,12 @@ export async function replicationStatus(rawInput: ReplicationStatusInput): Promi
   const report = await act.readReplicationStatus({ source: input.source, destination: input.destination }).catch((error: unknown) => {
     throw explainFailure(`reading replication from ${input.source} to ${input.destination}`, error);
   });
+  if (input.record) {
+    progress('recording', `${input.source} -> ${input.destination}`);
+    await act.storeReplicationStatus({ report }).catch((error: unknown) => {
+      throw explainFailure('storing the replication report', error);
+    });
+  }
   progress('done', `${report.links.length} link(s), ${report.up ? 'all running' : 'NOT all running'}`);
   return report;
 }

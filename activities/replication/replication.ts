@@ -18,6 +18,7 @@ import { QueueDepths } from '../../lib/replication/queueDepths';
 import { canonicalJson } from '../../lib/definitions/model';
 import type { ManagementApi } from '../../lib/rabbitmq/managementApi';
 import { FailureType } from '../../common/failures';
+import { replicationStatusKey } from '../../common/backupSetLayout';
 
 // A cluster that does not answer (management API or AMQP): reported, not failed on.
 const UNREACHABLE: string[] = [FailureType.ManagementApiUnreachable, FailureType.AmqpUnavailable];
@@ -128,6 +129,14 @@ export function createReplicationActivities(deps: ActivityDeps) {
         }
       });
       return { removed, notRemoved };
+    },
+
+    // The scheduled check's report, where the metrics and `status` read it (default storage).
+    async storeReplicationStatus(input: { report: ReplicationStatusReport }): Promise<{ location: string }> {
+      const { backend } = deps.openStorage(undefined);
+      const key = replicationStatusKey(input.report.source, input.report.destination);
+      await backend.put(key, Buffer.from(`${JSON.stringify(input.report, null, 1)}\n`), { contentType: 'application/json' });
+      return { location: backend.locate(key) };
     },
 
     async readReplicationStatus(input: PairInput): Promise<ReplicationStatusReport> {

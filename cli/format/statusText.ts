@@ -64,11 +64,19 @@ export function statusText(health: BackupHealth): string[] {
     } else lines.push('  drill: none yet');
     for (const p of cluster.problems) lines.push(`    problem: ${p}`);
   }
+  for (const r of health.replication) {
+    const lag = r.links.reduce((n, l) => n + (l.lagMessages ?? 0), 0);
+    lines.push(`replication ${r.source} -> ${r.destination}: ${r.problems.length ? 'FAILING' : 'up'}${r.checkedAt ? `, ${r.links.length} link(s), lag ${lag} message(s), checked ${age(r.ageSeconds ?? 0)} ago` : ''}`);
+    for (const p of r.problems) lines.push(`    problem: ${p}`);
+  }
   for (const s of health.storage) {
     lines.push(`storage ${s.storage}${s.default ? ' (default)' : ''}: ${s.completeSets} complete set(s)${s.resticRepositoryBytes !== undefined ? `; restic repository ${bytes(s.resticRepositoryBytes)}` : ''}`);
   }
   for (const e of health.sourceErrors) lines.push(`cannot read ${e.source}: ${e.message}`);
-  const problems = health.clusters.reduce((n, c) => n + c.problems.length + c.components.reduce((m, k) => m + k.problems.length, 0), 0) + health.sourceErrors.length;
+  const problems =
+    health.clusters.reduce((n, c) => n + c.problems.length + c.components.reduce((m, k) => m + k.problems.length, 0), 0) +
+    health.replication.reduce((n, r) => n + r.problems.length, 0) +
+    health.sourceErrors.length;
   lines.push(health.healthy ? 'status: healthy' : `status: ${problems} problem(s)`);
   return lines;
 }

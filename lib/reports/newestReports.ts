@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REPORT_FILES, reportsFolder, type ReportKind } from '../../common/backupSetLayout';
+import { replicationStatusKey, REPORT_FILES, reportsFolder, type ReportKind } from '../../common/backupSetLayout';
 import { readSmallObject } from '../backupSets/artifacts';
 import type { StorageBackend } from '../storage/backend';
 
@@ -48,4 +48,36 @@ export async function newestReport<K extends ReportKind>(
   const parsed = SCHEMAS[kind].safeParse(JSON.parse((await readSmallObject(backend, newest, MAX_REPORT_BYTES)).toString('utf8')));
   if (!parsed.success) throw new Error(`${backend.locate(newest)} is not a ${kind} report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
   return parsed.data as z.infer<(typeof SCHEMAS)[K]>;
+}
+
+// The replication check of a pair (common/backupSetLayout.ts replicationStatusKey).
+export const StoredReplicationReport = z.object({
+  source: z.string().max(64),
+  destination: z.string().max(64),
+  checkedAt: z.string().datetime(),
+  up: z.boolean(),
+  unreachable: z.array(z.string().max(2000)).max(10).default([]),
+  links: z
+    .array(
+      z.object({
+        kind: z.string().max(32),
+        vhost: z.string().max(255),
+        name: z.string().max(1000),
+        queue: z.string().max(1000).optional(),
+        exchange: z.string().max(1000).optional(),
+        state: z.string().max(64),
+        reason: z.string().max(2000).optional(),
+        lagMessages: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .max(10_000),
+});
+export type StoredReplicationReport = z.infer<typeof StoredReplicationReport>;
+
+export async function replicationReport(backend: StorageBackend, source: string, destination: string): Promise<StoredReplicationReport | undefined> {
+  const key = replicationStatusKey(source, destination);
+  if (!(await backend.stat(key))) return undefined;
+  const parsed = StoredReplicationReport.safeParse(JSON.parse((await readSmallObject(backend, key, MAX_REPORT_BYTES)).toString('utf8')));
+  if (!parsed.success) throw new Error(`${backend.locate(key)} is not a replication report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
 }

@@ -4,6 +4,7 @@ import type { RabbitvaultConfig } from '../../config/schema';
 import { Component } from '../../common/names';
 import type { WorkflowStart } from '../../contracts';
 import { DrillsWorkflow } from '../../contracts/drills';
+import { ReplicationWorkflow } from '../../contracts/replication';
 import { RetentionWorkflow } from '../../contracts/retention';
 import { SchedulesWorkflow } from '../../contracts/schedules';
 import { ValidationWorkflow } from '../../contracts/validation';
@@ -67,6 +68,20 @@ export function desiredSchedules(config: RabbitvaultConfig): DesiredSchedule[] {
     if (!target) throw new ScheduleConfigError('schedules.drill: set drills.targetCluster (the cluster drills restore into)');
     for (const cluster of Object.keys(config.clusters).filter((c) => c !== target)) {
       out.push({ id: `${prefix}drill:${cluster}`, description: `restore drill of ${cluster} into ${target}`, spec: drill, workflowType: DrillsWorkflow.drill, workflowId: `scheduled-drill-${cluster}`, input: { cluster }, cluster, component: 'drill' });
+    }
+  }
+  if (config.schedules.replicationStatus) {
+    for (const { source, destination } of config.replication.pairs) {
+      out.push({
+        id: `${prefix}replication:${source}:${destination}`,
+        description: `replication check ${source} -> ${destination}`,
+        spec: config.schedules.replicationStatus,
+        workflowType: ReplicationWorkflow.status,
+        workflowId: `scheduled-replication-${source}-${destination}`,
+        input: { source, destination, record: true },
+        cluster: source,
+        component: 'replication',
+      });
     }
   }
   return out.map((s) => ({ ...s, hash: createHash('sha256').update(JSON.stringify([s.spec, s.workflowType, s.workflowId, s.input, config.temporal.taskQueue])).digest('hex').slice(0, 16) }));

@@ -1,5 +1,5 @@
 import type { Component } from '../../common/names';
-import type { StoredDrillReport, StoredValidationReport } from '../reports/newestReports';
+import type { StoredDrillReport, StoredReplicationReport, StoredValidationReport } from '../reports/newestReports';
 
 // "Are my backups healthy?", per cluster and component: what `rabbitvault
 // status` prints and what the worker's /metrics serves, computed once by
@@ -64,10 +64,22 @@ export interface StorageHealth {
   resticRepositoryBytes?: number;
 }
 
+// A replication pair of replication.pairs, from its newest recorded check.
+export interface ReplicationHealth {
+  source: string;
+  destination: string;
+  checkedAt?: string;
+  ageSeconds?: number;
+  up: boolean;
+  links: StoredReplicationReport['links'];
+  problems: string[];
+}
+
 export interface BackupHealth {
   generatedAt: string;
   healthy: boolean;
   clusters: ClusterHealth[];
+  replication: ReplicationHealth[];
   storage: StorageHealth[];
   // A source that could not be read: storage:NAME, reports:CLUSTER or temporal.
   sourceErrors: Array<{ source: string; message: string }>;
@@ -104,6 +116,18 @@ export function judgeCluster(cluster: string, components: ComponentHealth[], val
   return { cluster, components, validation, drill, problems };
 }
 
-export function isHealthy(clusters: ClusterHealth[], sourceErrors: BackupHealth['sourceErrors']): boolean {
-  return sourceErrors.length === 0 && clusters.every((c) => c.problems.length === 0 && c.components.every((k) => k.problems.length === 0));
+export function judgeReplication(pair: { source: string; destination: string }, report: StoredReplicationReport | undefined, now: Date, staleAfterSeconds: number): ReplicationHealth {
+  if (!report) return { ...pair, up: false, links: [], problems: ['no replication check recorded yet (schedules.replicationStatus, or `replicate status` does not record)'] };
+  const ageSeconds = Math.max(0, (now.getTime() - Date.parse(report.checkedAt)) / 1000);
+  const problems: string[] = [];
+  if (!report.up) {
+    const down = report.links.filter((l) => l.state !== 'running').map((l) => `${l.kind} ${l.queue ?? l.exchange ?? l.name}: ${l.state}${l.reason ? ` (${l.reason})` : ''}`);
+    problems.push(`replication down: ${[...report.unreachable, ...down].join('; ') || 'no link configured'}`);
+  }
+  if (ageSeconds > staleAfterSeconds) problems.push(`newest check is ${duration(ageSeconds)} old (stale after ${duration(staleAfterSeconds)})`);
+  return { ...pair, checkedAt: report.checkedAt, ageSeconds, up: report.up, links: report.links, problems };
+}
+
+export function isHealthy(clusters: ClusterHealth[], sourceErrors: BackupHealth['sourceErrors'], replication: ReplicationHealth[] = []): boolean {
+  return sourceErrors.length === 0 && replication.every((r) => r.problems.length === 0) && clusters.every((c) => c.problems.length === 0 && c.components.every((k) => k.problems.length === 0));
 }

@@ -3,11 +3,11 @@ import { RESTIC_REPOSITORY_FOLDER } from '../../common/backupSetLayout';
 import { Component } from '../../common/names';
 import type { RabbitvaultConfig } from '../../config/schema';
 import { listSets } from '../backupSets/catalog';
-import { newestReport, type StoredDrillReport, type StoredValidationReport } from '../reports/newestReports';
+import { newestReport, replicationReport, type StoredDrillReport, type StoredValidationReport } from '../reports/newestReports';
 import { desiredSchedules } from '../schedules/desired';
 import { storageOpener } from '../storage/openStorage';
 import { thresholdsFor } from '../validation/checks';
-import { isHealthy, judgeCluster, judgeComponent, type BackupHealth, type ComponentHealth, type ScheduleState, type SetFigures, type StorageHealth } from './backupHealth';
+import { isHealthy, judgeCluster, judgeComponent, judgeReplication, type ReplicationHealth, type BackupHealth, type ComponentHealth, type ScheduleState, type SetFigures, type StorageHealth } from './backupHealth';
 import { failedRuns } from './failedRuns';
 
 export interface HealthOptions {
@@ -162,13 +162,23 @@ export async function collectBackupHealth(config: RabbitvaultConfig, client: () 
     );
   }
 
+  const replication: ReplicationHealth[] = [];
+  for (const pair of config.replication.pairs.filter((p) => !options.cluster || p.source === options.cluster || p.destination === options.cluster)) {
+    try {
+      replication.push(judgeReplication(pair, await replicationReport(backend, pair.source, pair.destination), now, config.replication.staleAfterSeconds));
+    } catch (error) {
+      sourceErrors.push({ source: `replication:${pair.source}:${pair.destination}`, message: (error as Error).message });
+    }
+  }
+
   const byCluster = new Map<string, ComponentHealth[]>();
   for (const c of components) byCluster.set(c.cluster, [...(byCluster.get(c.cluster) ?? []), c]);
   const clusterHealth = [...byCluster].map(([cluster, list]) => judgeCluster(cluster, list, reports.get(cluster)?.validation, reports.get(cluster)?.drill));
   return {
     generatedAt: now.toISOString(),
-    healthy: isHealthy(clusterHealth, sourceErrors),
+    healthy: isHealthy(clusterHealth, sourceErrors, replication),
     clusters: clusterHealth,
+    replication,
     storage: [...perStorage.values()].map((f) => f.health),
     sourceErrors,
   };

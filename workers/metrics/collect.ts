@@ -27,6 +27,9 @@ export const HELP: Record<string, string> = {
   rabbitmq_backup_last_drill_success: '1 if the newest restore drill passed, else 0.',
   rabbitmq_backup_last_drill_rto_seconds: 'RTO measured by the newest restore drill.',
   rabbitmq_backup_offsite_last_success_timestamp_seconds: 'Finish time of the newest complete set on a non-default storage target.',
+  rabbitmq_backup_replication_up: '1 if every shovel or federation link of the pair ran at its newest check, else 0.',
+  rabbitmq_backup_replication_lag_messages: 'Messages waiting on the source for a link at the newest check.',
+  rabbitmq_backup_replication_checked_timestamp_seconds: 'Time of the newest replication check of the pair.',
   rabbitmq_backup_metrics_errors: 'Sources that could not be read for this scrape (1 per failing source).',
 };
 
@@ -66,6 +69,14 @@ export async function collectSamples(config: RabbitvaultConfig, client: () => Pr
       add('rabbitmq_backup_last_drill_timestamp_seconds', { cluster: cluster.cluster }, Date.parse(drill.finishedAt) / 1000);
       add('rabbitmq_backup_last_drill_success', { cluster: cluster.cluster }, drill.passed ? 1 : 0);
       add('rabbitmq_backup_last_drill_rto_seconds', { cluster: cluster.cluster }, drill.rtoSeconds);
+    }
+  }
+  for (const r of health.replication) {
+    const pair = { source: r.source, destination: r.destination };
+    add('rabbitmq_backup_replication_up', pair, r.up ? 1 : 0);
+    if (r.checkedAt) add('rabbitmq_backup_replication_checked_timestamp_seconds', pair, Date.parse(r.checkedAt) / 1000);
+    for (const l of r.links) {
+      if (l.lagMessages !== undefined) add('rabbitmq_backup_replication_lag_messages', { ...pair, vhost: l.vhost, link: l.queue ?? l.exchange ?? l.name }, l.lagMessages);
     }
   }
   for (const e of health.sourceErrors) add('rabbitmq_backup_metrics_errors', { source: e.source }, 1);
