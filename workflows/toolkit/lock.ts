@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, defineSignal, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineSignal, ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import { dataDirectoryLockWorkflowId } from '../../common/workflowIds';
@@ -35,6 +35,15 @@ export async function withDataDirectoryLock<T>(cluster: string, work: () => Prom
     return await work();
   } finally {
     // Released even when cancelled; should the signal fail, the parent-close policy still ends the lock.
-    await CancellationScope.nonCancellable(() => lock.signal(releaseLock)).catch(() => undefined);
+    await CancellationScope.nonCancellable(async () => {
+      const released = await lock.signal(releaseLock).then(
+        () => true,
+        () => false,
+      );
+      // Wait for the lock to end on the release, so it completes rather than
+      // racing the parent-close policy's termination when the holder closes
+      // first (seen under load). Histories recorded before this do not wait.
+      if (released && patched('lock-release-waits-for-the-lock')) await lock.result().catch(() => undefined);
+    });
   }
 }
