@@ -61,6 +61,15 @@ export function isManifestKey(parts: SetKeyParts): boolean {
   return parts.inside.length === 1 && parts.inside[0] === MANIFEST_FILE;
 }
 
+// The keys an encrypting target seals: a set's artifacts, not its manifest (it
+// names the keys a set needs, readable without them) nor the empty ack marks.
+export function isSealedArtifactKey(key: string): boolean {
+  const parts = setKeyParts(key);
+  if (!parts || parts.inside.length !== 1 || !isSetPrefix(parts.prefix)) return false;
+  const name = parts.inside[0]!;
+  return name !== MANIFEST_FILE && !Object.values(ACK_MARKS).some((mark) => name.endsWith(mark));
+}
+
 // Only <cluster name>/<component>/<set id> is a set prefix: anything else is never restored or deleted.
 export function isSetPrefix(prefix: string): boolean {
   const parts = prefix.split('/');

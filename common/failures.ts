@@ -46,6 +46,9 @@ export const FailureType = {
   // and a target whose /api/health/checks/* fail (alarms, vhosts, listeners).
   DefinitionsIncompatible: 'DefinitionsIncompatible',
   TargetUnhealthy: 'TargetUnhealthy',
+  // An encrypted artifact sealed with a key this worker does not hold: the
+  // operator adds it to encryption.previousKeys, retrying cannot help.
+  EncryptionKeyMissing: 'EncryptionKeyMissing',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -62,6 +65,7 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.BackupSetNotFound,
   FailureType.ManifestInvalid,
   FailureType.ManifestChecksumMismatch,
+  FailureType.EncryptionKeyMissing,
   FailureType.DefinitionsConflict,
   FailureType.ImportRejected,
   FailureType.RestoreVerificationFailed,

@@ -16,8 +16,23 @@ export const Artifact = z.object({
   size: z.number().int().nonnegative(),
   sha256: Sha256,
   contentType: z.string().optional(),
+  // Encrypted sets: size and sha256 above are the plaintext's, these the bytes in storage.
+  stored: z.object({ size: z.number().int().nonnegative(), sha256: Sha256 }).strict().optional(),
 });
 export type Artifact = z.infer<typeof Artifact>;
+
+// Client-side encryption of a set's artifacts (lib/encryption/): the type and
+// the keys it was sealed for (OpenPGP primary key fingerprints, or aes-gcm key IDs).
+export const SetEncryption = z
+  .object({
+    type: z.enum(['openpgp', 'aes-gcm']),
+    keys: z
+      .array(z.string().regex(/^[0-9A-Fa-f]{16,64}$/, 'must be a hex fingerprint or key ID'))
+      .min(1)
+      .max(32),
+  })
+  .strict();
+export type SetEncryption = z.infer<typeof SetEncryption>;
 
 // manifest.json is written last: a set without one is incomplete and never restored.
 export const Manifest = z.object({
@@ -35,5 +50,6 @@ export const Manifest = z.object({
   finishedAt: z.iso.datetime(),
   toolVersion: z.string(),
   details: z.record(z.string(), z.unknown()).default({}),
+  encryption: SetEncryption.optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -47,12 +47,42 @@ const TemporalConfig = z
   })
   .strict();
 
+// Client-side encryption of every artifact a target stores (docs/encryption.md).
+// Keys are secret references, resolved on the worker only.
+const OpenpgpEncryption = z
+  .object({
+    type: z.literal('openpgp'),
+    // Armored public keys new sets are encrypted for: any one of them opens a set.
+    recipients: z.array(SecretRef).min(1),
+    // Armored private keys that open sets (the current one and rotated-out ones);
+    // a worker that only backs up may have none.
+    decryptionKeys: z.array(z.object({ key: SecretRef, passphrase: SecretRef.optional() }).strict()).default([]),
+    // Sets written before encryption was turned on; otherwise a set stored in plaintext is refused (a downgrade).
+    allowPlaintextSets: z.boolean().default(false),
+  })
+  .strict();
+
+const AesGcmEncryption = z
+  .object({
+    type: z.literal('aes-gcm'),
+    // 32 bytes as 64 hex digits or base64, e.g. env:RABBITVAULT_BACKUP_KEY.
+    key: SecretRef,
+    // Keys of earlier rotations: they still open the sets sealed with them.
+    previousKeys: z.array(SecretRef).default([]),
+    allowPlaintextSets: z.boolean().default(false),
+  })
+  .strict();
+
+export const ArtifactEncryption = z.discriminatedUnion('type', [OpenpgpEncryption, AesGcmEncryption]);
+export type ArtifactEncryption = z.infer<typeof ArtifactEncryption>;
+
 const LocalStorage = z
   .object({
     type: z.literal('local'),
     path: z.string().min(1),
     // restic repository password (data-directory backups with method restic): a secret reference.
     resticPassword: SecretRef.optional(),
+    encryption: ArtifactEncryption.optional(),
   })
   .strict();
 
@@ -72,6 +102,7 @@ const S3Storage = z
     partSizeMiB: z.number().int().min(5).max(64).default(16),
     // restic repository password (data-directory backups with method restic): a secret reference.
     resticPassword: SecretRef.optional(),
+    encryption: ArtifactEncryption.optional(),
   })
   .strict();
 

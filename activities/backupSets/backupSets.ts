@@ -6,6 +6,7 @@ import type { Component } from '../../common/names';
 import type { ActivityDeps } from '../deps';
 import { resolveSet } from '../../lib/backupSets/catalog';
 import { verifySet, type VerificationReport } from '../../lib/backupSets/verify';
+import { SealedStorage } from '../../lib/storage/sealedStorage';
 
 export type ManifestDraft = Omit<Manifest, 'schemaVersion' | 'toolVersion'>;
 
@@ -24,14 +25,21 @@ export function createBackupSetActivities(deps: ActivityDeps) {
       for (const artifact of input.manifest.artifacts) {
         const key = artifactKey(input.prefix, artifact.name);
         const stored = await backend.stat(key);
-        if (stored?.size !== artifact.size) {
+        const expected = (artifact.stored ?? artifact).size;
+        if (stored?.size !== expected) {
           throw ApplicationFailure.create({
-            message: `artifact ${artifact.name} at ${backend.locate(key)} is ${stored ? `${stored.size} bytes, expected ${artifact.size}` : 'missing'}`,
+            message: `artifact ${artifact.name} at ${backend.locate(key)} is ${stored ? `${stored.size} bytes, expected ${expected}` : 'missing'}`,
             type: FailureType.StorageError,
           });
         }
       }
-      const manifest = Manifest.parse({ ...input.manifest, schemaVersion: MANIFEST_SCHEMA_VERSION, toolVersion: deps.toolVersion });
+      // Every artifact sealed or none: a set is opened with one cipher.
+      const sealedCount = input.manifest.artifacts.filter((a) => a.stored).length;
+      if (sealedCount !== 0 && sealedCount !== input.manifest.artifacts.length) {
+        throw ApplicationFailure.create({ message: `set ${input.prefix} mixes encrypted and plaintext artifacts (the target's encryption changed during the backup): run it again`, type: FailureType.StorageError, nonRetryable: true });
+      }
+      const encryption = sealedCount && backend instanceof SealedStorage ? await backend.cipher.sealedFor() : undefined;
+      const manifest = Manifest.parse({ ...input.manifest, schemaVersion: MANIFEST_SCHEMA_VERSION, toolVersion: deps.toolVersion, ...(encryption ? { encryption } : {}) });
       await backend.put(manifestKey(input.prefix), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
         contentType: 'application/json',
       });

@@ -118,7 +118,9 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             idleMs: input.idleSeconds * 1000,
             segmentBytes: input.segmentMiB * 1024 * 1024,
             uncertain,
-            markAck: (stored, phase) => backend.put(ackMarkKey(prefix, stored.artifact.name, phase), Buffer.alloc(0)),
+            markAck: async (stored, phase) => {
+              await backend.put(ackMarkKey(prefix, stored.artifact.name, phase), Buffer.alloc(0));
+            },
             openSegment: () => new OpenSegment(backend, prefix, input.queueIndex, nextIndex++),
             onStored: (s) => {
               segments.push(s);

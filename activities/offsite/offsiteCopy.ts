@@ -6,6 +6,7 @@ import type { Component } from '../../common/names';
 import { readSmallObject, storeArtifact } from '../../lib/backupSets/artifacts';
 import { readManifest, resolveSet } from '../../lib/backupSets/catalog';
 import { verifySet, type VerificationReport } from '../../lib/backupSets/verify';
+import { rawBackend } from '../../lib/storage/sealedStorage';
 import type { ActivityDeps } from '../deps';
 
 export interface OffsiteCopyResult {
@@ -54,8 +55,10 @@ export function createOffsiteActivities(deps: ActivityDeps) {
         if (existing) await target.backend.delete(manifestKey(prefix));
         for (const artifact of manifest.artifacts) {
           heartbeat({ artifact: artifact.name, bytesCopied });
-          const copied = await storeArtifact(target.backend, prefix, artifact.name, await source.backend.get(artifactKey(prefix, artifact.name)), artifact.contentType);
-          if (copied.sha256 !== artifact.sha256 || copied.size !== artifact.size) {
+          // The bytes as stored, encrypted or not: the copy opens with the same keys and needs none here.
+          const copied = await storeArtifact(rawBackend(target.backend), prefix, artifact.name, await rawBackend(source.backend).get(artifactKey(prefix, artifact.name)), artifact.contentType);
+          const expected = artifact.stored ?? artifact;
+          if (copied.sha256 !== expected.sha256 || copied.size !== expected.size) {
             throw ApplicationFailure.create({
               message: `artifact ${artifact.name} of set ${manifest.setId} read from ${source.backend.locate(prefix)} does not match its manifest (SHA-256 ${copied.sha256}): the source is damaged, nothing copied off-site is marked complete`,
               type: FailureType.ManifestChecksumMismatch,
@@ -67,7 +70,7 @@ export function createOffsiteActivities(deps: ActivityDeps) {
         await target.backend.put(manifestKey(prefix), manifestBytes, { contentType: 'application/json' });
       }
       heartbeat({ verifying: prefix });
-      const verification = await verifySet(target.backend, prefix, await readManifest(target.backend, prefix));
+      const verification = await verifySet(target.backend, prefix, await readManifest(target.backend, prefix), 'stored');
       if (!verification.ok) {
         // Incomplete again, so the retry copies anew instead of trusting the damaged copy.
         await target.backend.delete(manifestKey(prefix));

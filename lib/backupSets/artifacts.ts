@@ -20,8 +20,8 @@ export async function storeArtifact(
   // The backend may check the key before it starts reading: an error meanwhile
   // (a producer aborting) must wait for its pipeline, not crash the worker.
   counter.on('error', () => undefined);
-  await backend.put(artifactKey(prefix, name), source.pipe(counter), { contentType });
-  return { name, size: counter.bytes, sha256: counter.sha256(), ...(contentType ? { contentType } : {}) };
+  const stored = await backend.put(artifactKey(prefix, name), source.pipe(counter), { contentType });
+  return { name, size: counter.bytes, sha256: counter.sha256(), ...(contentType ? { contentType } : {}), ...(stored ? { stored } : {}) };
 }
 
 export async function hashStoredObject(backend: StorageBackend, key: string): Promise<{ size: number; sha256: string }> {

@@ -1,6 +1,11 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { pipeline } from 'node:stream/promises';
 import { artifactKey } from '../../common/backupSetLayout';
-import type { Manifest } from '../../common/manifest';
+import { FailureType } from '../../common/failures';
+import type { Artifact, Manifest } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
+import { HashingCounter } from '../storage/hashingCounter';
+import { rawBackend, SealedStorage } from '../storage/sealedStorage';
 import { hashStoredObject } from './artifacts';
 
 export interface ArtifactProblem {
@@ -15,10 +20,38 @@ export interface VerificationReport {
   artifactsChecked: number;
   bytesChecked: number;
   problems: ArtifactProblem[];
+  // Encrypted sets: each artifact was also opened with the key and its plaintext checked.
+  decrypted?: boolean;
 }
 
+// 'deep': what a restore needs: every artifact's stored bytes, and on an
+// encrypted set its plaintext too, opened with the key (which authenticates
+// it); fails at once, naming the fingerprints, when no key opens the set.
+// 'stored': the bytes storage keeps only (an off-site copy needs no key).
+export type VerifyMode = 'deep' | 'stored';
+
 // Re-hashes every artifact against the manifest: size and SHA-256 both.
-export async function verifySet(backend: StorageBackend, prefix: string, manifest: Manifest): Promise<VerificationReport> {
+export async function verifySet(backend: StorageBackend, prefix: string, manifest: Manifest, mode: VerifyMode = 'deep'): Promise<VerificationReport> {
+  const where = `set ${manifest.setId} at ${backend.locate(prefix)}`;
+  const sealed = backend instanceof SealedStorage ? backend : undefined;
+  const decrypt = mode === 'deep' && manifest.encryption !== undefined;
+  if (decrypt && manifest.encryption) {
+    if (!sealed) {
+      throw ApplicationFailure.create({
+        message: `${where} is encrypted (${manifest.encryption.type}) for ${manifest.encryption.keys.join(', ')}; this storage target has no encryption configured: add its encryption with the key that opens it`,
+        type: FailureType.EncryptionKeyMissing,
+        nonRetryable: true,
+      });
+    }
+    await sealed.cipher.checkCanOpen(manifest.encryption, where);
+  }
+  if (mode === 'deep' && !manifest.encryption && sealed && !sealed.allowPlaintextSets) {
+    throw ApplicationFailure.create({
+      message: `${where} is not encrypted but ${sealed.field} requires encrypted sets: refused (set allowPlaintextSets for sets written before encryption was turned on)`,
+      type: FailureType.ManifestInvalid,
+      nonRetryable: true,
+    });
+  }
   const problems: ArtifactProblem[] = [];
   let bytesChecked = 0;
   for (const artifact of manifest.artifacts) {
@@ -27,13 +60,17 @@ export async function verifySet(backend: StorageBackend, prefix: string, manifes
       problems.push({ artifact: artifact.name, problem: `missing at ${backend.locate(key)}` });
       continue;
     }
-    const actual = await hashStoredObject(backend, key);
-    bytesChecked += actual.size;
-    if (actual.size !== artifact.size) {
-      problems.push({ artifact: artifact.name, problem: `size ${actual.size} bytes, manifest says ${artifact.size}` });
-    } else if (actual.sha256 !== artifact.sha256) {
-      problems.push({ artifact: artifact.name, problem: `SHA-256 ${actual.sha256}, manifest says ${artifact.sha256}` });
+    if (decrypt && sealed) {
+      const found = await openAndHash(sealed, key, artifact);
+      bytesChecked += found.storedBytes;
+      if (found.problem) problems.push({ artifact: artifact.name, problem: found.problem });
+      continue;
     }
+    const expected = artifact.stored ?? artifact;
+    const actual = await hashStoredObject(rawBackend(backend), key);
+    bytesChecked += actual.size;
+    const problem = mismatch('', actual, expected);
+    if (problem) problems.push({ artifact: artifact.name, problem });
   }
   return {
     setId: manifest.setId,
@@ -42,5 +79,35 @@ export async function verifySet(backend: StorageBackend, prefix: string, manifes
     artifactsChecked: manifest.artifacts.length,
     bytesChecked,
     problems,
+    ...(decrypt ? { decrypted: true } : {}),
   };
+}
+
+// One pass over the stored bytes: hashed as stored, opened, hashed as plaintext.
+async function openAndHash(sealed: SealedStorage, key: string, artifact: Artifact): Promise<{ storedBytes: number; problem?: string }> {
+  const plain = new HashingCounter();
+  let stored: HashingCounter | undefined;
+  try {
+    const opened = await sealed.getCounted(key);
+    stored = opened.stored;
+    await pipeline(opened.plaintext, plain, async function* (source) {
+      for await (const _chunk of source) {
+        // Drain: the counters have seen the bytes.
+      }
+    });
+  } catch (error) {
+    // Altered, truncated or foreign bytes are a finding about the set; a missing key or a storage outage is not.
+    const type = (error as ApplicationFailure).type;
+    if (type !== FailureType.ManifestChecksumMismatch && type !== FailureType.ManifestInvalid) throw error;
+    return { storedBytes: stored?.bytes ?? 0, problem: (error as Error).message };
+  }
+  if (!artifact.stored) return { storedBytes: stored.bytes, problem: 'the manifest records no checksum of the stored (encrypted) bytes' };
+  const problem = mismatch('stored ', { size: stored.bytes, sha256: stored.sha256() }, artifact.stored) ?? mismatch('plaintext ', { size: plain.bytes, sha256: plain.sha256() }, artifact);
+  return { storedBytes: stored.bytes, ...(problem ? { problem } : {}) };
+}
+
+function mismatch(what: string, actual: { size: number; sha256: string }, expected: { size: number; sha256: string }): string | undefined {
+  if (actual.size !== expected.size) return `${what}size ${actual.size} bytes, manifest says ${expected.size}`;
+  if (actual.sha256 !== expected.sha256) return `${what}SHA-256 ${actual.sha256}, manifest says ${expected.sha256}`;
+  return undefined;
 }

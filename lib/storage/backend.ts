@@ -2,6 +2,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
 import { FailureType } from '../../common/failures';
 
+// What put stored when it is not the bytes it was given (an encrypting target).
+export interface StoredBytes {
+  size: number;
+  sha256: string;
+}
+
 export interface StoredObject {
   key: string;
   size: number;
@@ -13,7 +19,7 @@ export interface StorageBackend {
   // Human-readable location of a key, e.g. /srv/backups/x or s3://bucket/prefix/x.
   locate(key: string): string;
   // Streams body to key. A reader never sees a half-written object.
-  put(key: string, body: Readable | Buffer, options?: { contentType?: string }): Promise<void>;
+  put(key: string, body: Readable | Buffer, options?: { contentType?: string }): Promise<StoredBytes | void>;
   // Throws StorageObjectNotFound when missing.
   get(key: string): Promise<Readable>;
   stat(key: string): Promise<StoredObject | null>;

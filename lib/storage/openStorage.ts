@@ -3,7 +3,9 @@ import { FailureType } from '../../common/failures';
 import type { RabbitvaultConfig, StorageTarget } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
 import type { StorageBackend } from './backend';
+import { createArtifactCipher } from '../encryption/artifactCipher';
 import { LocalDirectoryStorage } from './local';
+import { SealedStorage } from './sealedStorage';
 import type { S3ObjectStorage } from './s3';
 
 export interface OpenedStorage {
@@ -31,6 +33,13 @@ export function storageTarget(config: RabbitvaultConfig, name: string | undefine
 }
 
 export function createBackend(name: string, target: StorageTarget): StorageBackend {
+  const raw = createRawBackend(name, target);
+  if (!target.encryption) return raw;
+  const field = `storage.targets.${name}.encryption`;
+  return new SealedStorage(raw, createArtifactCipher(field, target.encryption), field, target.encryption.allowPlaintextSets);
+}
+
+function createRawBackend(name: string, target: StorageTarget): StorageBackend {
   if (target.type === 'local') return new LocalDirectoryStorage(target.path);
   const field = `storage.targets.${name}`;
   const credentials =
