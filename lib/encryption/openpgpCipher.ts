@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
 import { FailureType } from '../../common/failures';
 import type { SetEncryption } from '../../common/manifest';
@@ -14,6 +14,7 @@ type OpenpgpConfig = Extract<ArtifactEncryption, { type: 'openpgp' }>;
 // Session key packets are a few hundred bytes per recipient: more than this
 // before the encrypted data starts is not a message rabbitvault wrote.
 const MAX_SESSION_KEY_BYTES = 64 * 1024;
+const MAX_CACHED_SESSION_KEYS = 4096;
 const PKESK = 1;
 const SEIPD = 18;
 
@@ -31,6 +32,10 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
     ),
   );
   const hint = `add its private key to ${field}.decryptionKeys`;
+  // A private-key operation takes tens to hundreds of milliseconds in
+  // openpgp.js; a restore opens each artifact twice (verify, then restore),
+  // so session keys are kept per session key packets, in this worker's memory only.
+  const sessionKeys = new Map<string, Buffer>();
   return {
     type: 'openpgp',
     async sealedFor(): Promise<SetEncryption> {
@@ -49,6 +54,9 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
     },
     async open(stored, _objectKey, where) {
       const { head, rest } = await readSessionKeyPackets(stored, where);
+      const cacheKey = createHash('sha256').update(head.packets).digest('hex');
+      const cached = sessionKeys.get(cacheKey);
+      if (cached) return pipeline(rest, openSeipd(cached, head.seipd, where), () => undefined);
       const { message, keyIds } = await sessionKeyRecipients(head.packets);
       const keys = await decryptionKeys();
       const usable = keys.filter((k) => k.keyIds.some((id) => keyIds.includes(id)));
@@ -60,6 +68,8 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
         });
       }
       const sessionKey = await openSessionKey(message, usable, where);
+      if (sessionKeys.size >= MAX_CACHED_SESSION_KEYS) sessionKeys.delete(sessionKeys.keys().next().value!);
+      sessionKeys.set(cacheKey, sessionKey);
       return pipeline(rest, openSeipd(sessionKey, head.seipd, where), () => undefined);
     },
     async checkCanOpen(encryption, where) {

@@ -63,7 +63,6 @@ export function sealSeipd(sessionKey: Buffer, fileName: string, sessionKeyPacket
   if (sessionKey.length !== 32) throw new Error('an AES-256 session key has 32 bytes');
   const cipher: Cipher = createCipheriv('aes-256-cfb', sessionKey, Buffer.alloc(BLOCK));
   const mdc: Hash = createHash('sha1');
-  let out: Transform;
   const outer = new PartialBody((b) => out.push(b));
   // Everything encrypted goes through here: hashed for the MDC, then enciphered.
   const encrypt = (plain: Buffer) => {
@@ -86,7 +85,7 @@ export function sealSeipd(sessionKey: Buffer, fileName: string, sessionKeyPacket
     when.writeUInt32BE(Math.floor(date.getTime() / 1000));
     literal.push(Buffer.concat([Buffer.from(['b'.charCodeAt(0), name.length]), name, when]));
   };
-  out = new Transform({
+  const out: Transform = new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       if (!started) start();
       literal.push(chunk);
@@ -217,7 +216,6 @@ export function openSeipd(sessionKey: Buffer, header: PacketHeader, where: strin
   let preamble = Buffer.alloc(0);
   let preambleLeft: number | undefined;
   let afterLiteral = Buffer.alloc(0);
-  let out: Transform;
 
   const plain = (bytes: Buffer) => {
     if (!literal) {
@@ -268,7 +266,7 @@ export function openSeipd(sessionKey: Buffer, header: PacketHeader, where: strin
     return bytes.subarray(skip);
   };
 
-  out = new Transform({
+  const out: Transform = new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       try {
         const rest = outer.take(chunk, (body) => {

@@ -55,7 +55,8 @@ export async function verifyForRetention(
   const beat = setInterval(() => heartbeat({ verifying: set.prefix }), 5_000);
   try {
     heartbeat({ verifying: set.prefix });
-    const report = await verifySet(backend, set.prefix, manifest);
+    // The bytes as stored: a worker that only backs up holds no key to open encrypted sets.
+    const report = await verifySet(backend, set.prefix, manifest, 'stored');
     const verdict: Omit<Verdict, 'cached'> = report.ok
       ? { restorable: true, verifiedAt: now.toISOString() }
       : { restorable: false, problem: report.problems.map((p) => `${p.artifact}: ${p.problem}`).join('; '), verifiedAt: now.toISOString() };
@@ -68,7 +69,7 @@ export async function verifyForRetention(
 
 async function sizesMatch(backend: StorageBackend, prefix: string, manifest: Manifest): Promise<boolean> {
   for (const artifact of manifest.artifacts) {
-    if ((await backend.stat(artifactKey(prefix, artifact.name)))?.size !== artifact.size) return false;
+    if ((await backend.stat(artifactKey(prefix, artifact.name)))?.size !== (artifact.stored ?? artifact).size) return false;
   }
   return true;
 }
