@@ -18,6 +18,7 @@ import { openAmqp, peekAll, publishAll, numbered } from '../bench/messages/amqpF
 import { RabbitvaultConfig, type ArtifactEncryption } from '../config/schema';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { declareQueue, liveDefinitions } from './support/rabbitHttp';
+import { ensureTestBucket } from './support/minioBucket';
 import { testNode } from './support/stack';
 
 const nodeA = testNode(0);
@@ -137,6 +138,7 @@ describe('OpenPGP artifacts and a real gpg', () => {
 describe('encrypted backup sets end to end', () => {
   let h: Harness;
   let localPath: string;
+  const minioPrefix = `encrypted-${randomBytes(4).toString('hex')}`;
   const run = <T>(type: string, input: unknown) =>
     h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] }) as Promise<T>;
 
@@ -145,7 +147,7 @@ describe('encrypted backup sets end to end', () => {
     const base = testConfig({ a: clusterEntry(nodeA), b: clusterEntry(nodeB) });
     localPath ??= (base.storage.targets.local as { path: string }).path;
     const targets = { ...base.storage.targets, local: { type: 'local' as const, path: localPath, encryption: local } };
-    if (minio) Object.assign(targets, { minio: { ...base.storage.targets.minio, prefix: `encrypted-${randomBytes(4).toString('hex')}`, encryption: minio } });
+    if (minio) Object.assign(targets, { minio: { ...base.storage.targets.minio, prefix: minioPrefix, encryption: minio } });
     return RabbitvaultConfig.parse({ ...base, storage: { ...base.storage, targets } });
   }
   async function restart(config: RabbitvaultConfig): Promise<void> {
@@ -238,6 +240,7 @@ describe('encrypted backup sets end to end', () => {
   test('aes-gcm on MinIO: messages back up and restore, the off-site copy keeps the sealed bytes and opens with the same key', async () => {
     const aesKey = randomBytes(32).toString('hex');
     const aes: ArtifactEncryption = { type: 'aes-gcm', key: `value:${aesKey}`, previousKeys: [], allowPlaintextSets: false };
+    await ensureTestBucket();
     await restart(configWith(aes, aes));
     let ca: ChannelModel | undefined;
     let cb: ChannelModel | undefined;
