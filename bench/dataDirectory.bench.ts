@@ -15,30 +15,13 @@ import type { NodeBackupRecord } from '../workflows/backupDataDirectory';
 import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
 import { fillPersistent } from './dataDirectory/fill';
 import { bareStopStart, floorSeconds, guideProcedure } from './dataDirectory/reference';
+import { activitySeconds as stepSeconds } from './support/activitySeconds';
 import { sourceVersion } from './support/sourceVersion';
 import { quietTemporalRuntime } from './support/inProcessWorker';
 import { startBenchStack } from './support/stack';
 
 const GiB = 1024 ** 3;
 const TARGET_BYTES = Number(process.env.BENCH_DATA_BYTES ?? 1.05 * GiB);
-
-// Seconds each activity took (scheduled → closed), summed per activity type, from the workflow history.
-function stepSeconds(events: Array<{ eventId?: unknown; eventTime?: unknown; activityTaskScheduledEventAttributes?: unknown; activityTaskCompletedEventAttributes?: unknown }>): Record<string, number> {
-  const seconds = (t: unknown) => {
-    const ts = t as { seconds?: unknown; nanos?: number } | null | undefined;
-    return Number(ts?.seconds ?? 0) + (ts?.nanos ?? 0) / 1e9;
-  };
-  const scheduled = new Map<string, { name: string; at: number }>();
-  const out: Record<string, number> = {};
-  for (const e of events) {
-    const s = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined;
-    if (s?.activityType?.name) scheduled.set(String(e.eventId), { name: s.activityType.name, at: seconds(e.eventTime) });
-    const c = e.activityTaskCompletedEventAttributes as { scheduledEventId?: unknown } | undefined;
-    const start = c ? scheduled.get(String(c.scheduledEventId)) : undefined;
-    if (start) out[start.name] = (out[start.name] ?? 0) + seconds(e.eventTime) - start.at;
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   quietTemporalRuntime();

@@ -6,11 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { readManifest } from '../lib/backupSets/catalog';
+import { createArtifactCipher } from '../lib/encryption/artifactCipher';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import { RabbitvaultConfig } from '../config/schema';
 import { step } from '../scripts/devstack/progress';
@@ -18,6 +21,7 @@ import { createWorker } from '../workers/createWorker';
 import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
 import type { VerificationReport } from '../lib/backupSets/verify';
 import { fillPersistent } from './dataDirectory/fill';
+import { activitySeconds } from './support/activitySeconds';
 import { sourceVersion } from './support/sourceVersion';
 import { quietTemporalRuntime } from './support/inProcessWorker';
 import { startBenchStack } from './support/stack';
@@ -72,17 +76,21 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     const run = async <T>(type: string, input: Record<string, unknown>) => {
       const t = Date.now();
-      const result = (await client.workflow.execute(type, { taskQueue: 'bench-encryption', workflowId: `bench-${type}-${Date.now()}`, args: [input] })) as T;
-      return { result, seconds: (Date.now() - t) / 1000 };
+      const handle = await client.workflow.start(type, { taskQueue: 'bench-encryption', workflowId: `bench-${type}-${Date.now()}`, args: [input] });
+      const result = (await handle.result()) as T;
+      const seconds = (Date.now() - t) / 1000;
+      return { result, seconds, steps: activitySeconds((await handle.fetchHistory()).events ?? []) };
     };
     try {
       const totals: Record<string, number[]> = { plain: [], openpgp: [], aesgcm: [] };
+      const steps: Record<string, Array<Record<string, number>>> = { plain: [], openpgp: [], aesgcm: [] };
       const sets: Record<string, string> = {};
       for (let round = 1; round <= ROUNDS; round += 1) {
         for (const target of TARGETS) {
           step(`bench: round ${round}/${ROUNDS}: backupDataDirectory to ${target}`);
-          const { result, seconds } = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'bench', storage: target });
+          const { result, seconds, steps: took } = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'bench', storage: target });
           totals[target]!.push(seconds);
+          steps[target]!.push(took);
           sets[target] = result.setId;
         }
       }
@@ -104,6 +112,30 @@ async function main(): Promise<void> {
         createReadStream(path.join(dirs.openpgp, prefix, archive.name)).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
       });
 
+      // The bare tools on the very archive (the plain set's, already compressed):
+      // how fast the guide's `gpg --encrypt` and our two seals go, beside a plain read.
+      step('bench: the bare tools on the same archive: cat, gpg --encrypt, our openpgp and aes-gcm seals');
+      const plainManifest = await readManifest(new LocalDirectoryStorage(dirs.plain), `bench/data-directory/${sets.plain}`);
+      const plainArchive = plainManifest.artifacts.find((a) => a.contentType !== 'application/json') ?? plainManifest.artifacts[0]!;
+      const archiveFile = path.join(dirs.plain, 'bench', 'data-directory', sets.plain!, plainArchive.name);
+      const timed = async (what: () => Promise<unknown> | unknown) => {
+        const started = process.hrtime.bigint();
+        await what();
+        return Number(process.hrtime.bigint() - started) / 1e9;
+      };
+      const sealOnly = async (storage: 'openpgp' | 'aesgcm') => {
+        const target = config.storage.targets[storage]!;
+        const cipher = createArtifactCipher('bench', target.encryption!);
+        await pipeline(createReadStream(archiveFile), await cipher.seal('bench/data-directory/x/archive'), new Writable({ write: (_c, _e, done) => done() }));
+      };
+      const bare = {
+        archiveBytes: plainArchive.size,
+        catSeconds: await timed(() => execFileSync('bash', ['-c', `cat '${archiveFile}' > /dev/null`])),
+        gpgEncryptSeconds: await timed(() => execFileSync('bash', ['-c', `gpg --homedir '${gnupg}' --batch --quiet --trust-model always --compress-algo none --cipher-algo AES256 -r bench@rabbitvault.test --encrypt -o - '${archiveFile}' > /dev/null`])),
+        oursOpenpgpSealSeconds: await timed(() => sealOnly('openpgp')),
+        oursAesGcmSealSeconds: await timed(() => sealOnly('aesgcm')),
+      };
+
       const med = Object.fromEntries(TARGETS.map((k) => [k, median(totals[k]!)])) as Record<(typeof TARGETS)[number], number>;
       const results = {
         date: new Date().toISOString(),
@@ -114,10 +146,12 @@ async function main(): Promise<void> {
         rounds: ROUNDS,
         archiveBytes: { plaintext: archive.size, openpgpStored: archive.stored?.size },
         totalSeconds: totals,
+        stepSeconds: steps,
         medianSeconds: med,
         ratios: { openpgpOverPlain: med.openpgp / med.plain, aesGcmOverPlain: med.aesgcm / med.plain },
         goals: { openpgpWithin1_15: med.openpgp / med.plain <= 1.15, aesGcmWithin1_15: med.aesgcm / med.plain <= 1.15 },
         verify,
+        bareTools: { ...bare, gpgMBps: bare.archiveBytes / 1e6 / bare.gpgEncryptSeconds, oursOpenpgpMBps: bare.archiveBytes / 1e6 / bare.oursOpenpgpSealSeconds, oursAesGcmMBps: bare.archiveBytes / 1e6 / bare.oursAesGcmSealSeconds },
         gpg: { decryptSeconds: gpgSeconds, plaintextMatchesManifest: gpgSha === archive.sha256, storedMatchesManifest: storedSha === archive.stored?.sha256 },
         workerMaxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       };
@@ -132,6 +166,7 @@ async function main(): Promise<void> {
           `data directory ${(dataBytes / GiB).toFixed(2)} GiB, archive ${(archive.size / GiB).toFixed(2)} GiB; ${ROUNDS} rounds, medians:`,
           `plain ${f(med.plain)} s, openpgp ${f(med.openpgp)} s (${f(results.ratios.openpgpOverPlain)}x), aes-gcm ${f(med.aesgcm)} s (${f(results.ratios.aesGcmOverPlain)}x); goal <= 1.15: ${results.goals.openpgpWithin1_15 && results.goals.aesGcmWithin1_15 ? 'met' : 'NOT met'}`,
           `verify: ${TARGETS.map((k) => `${k} ${f(verify[k]!.seconds)} s`).join(', ')}; gpg --decrypt ${f(gpgSeconds)} s, plaintext matches the manifest: ${results.gpg.plaintextMatchesManifest}`,
+          `same archive, bare: cat ${f(bare.catSeconds)} s; gpg --encrypt ${f(bare.gpgEncryptSeconds)} s (${results.bareTools.gpgMBps.toFixed(0)} MB/s); ours openpgp ${f(bare.oursOpenpgpSealSeconds)} s (${results.bareTools.oursOpenpgpMBps.toFixed(0)} MB/s); ours aes-gcm ${f(bare.oursAesGcmSealSeconds)} s (${results.bareTools.oursAesGcmMBps.toFixed(0)} MB/s)`,
           `worker process max RSS ${results.workerMaxRssMiB} MiB`,
           `written to ${file}`,
           '',

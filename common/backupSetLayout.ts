@@ -13,6 +13,8 @@ import { compactUtc, Component, ResourceName, SetId } from './names';
 // (test/backupSetLayout.test.ts pins them). Workflow-safe: no Node imports.
 
 export const MANIFEST_FILE = 'manifest.json';
+// A detached OpenPGP signature of manifest.json, written just before it (targets with a signing key).
+export const MANIFEST_SIGNATURE_FILE = 'manifest.json.sig';
 
 export function setPrefix(cluster: string, component: Component, setId: string): string {
   return prefixOf(cluster, component, setId);
@@ -22,6 +24,10 @@ const prefixOf = (cluster: string, component: string, setId: string) => `${clust
 
 export function manifestKey(prefix: string): string {
   return artifactKey(prefix, MANIFEST_FILE);
+}
+
+export function manifestSignatureKey(prefix: string): string {
+  return artifactKey(prefix, MANIFEST_SIGNATURE_FILE);
 }
 
 // A manifest's artifact names carry no slash (common/manifest.ts), so every key stays inside its set.
@@ -62,12 +68,12 @@ export function isManifestKey(parts: SetKeyParts): boolean {
 }
 
 // The keys an encrypting target seals: a set's artifacts, not its manifest (it
-// names the keys a set needs, readable without them) nor the empty ack marks.
+// names the keys a set needs, readable without them), its signature nor the empty ack marks.
 export function isSealedArtifactKey(key: string): boolean {
   const parts = setKeyParts(key);
   if (!parts || parts.inside.length !== 1 || !isSetPrefix(parts.prefix)) return false;
   const name = parts.inside[0]!;
-  return name !== MANIFEST_FILE && !Object.values(ACK_MARKS).some((mark) => name.endsWith(mark));
+  return name !== MANIFEST_FILE && name !== MANIFEST_SIGNATURE_FILE && !Object.values(ACK_MARKS).some((mark) => name.endsWith(mark));
 }
 
 // Only <cluster name>/<component>/<set id> is a set prefix: anything else is never restored or deleted.

@@ -59,6 +59,11 @@ const OpenpgpEncryption = z
     decryptionKeys: z.array(z.object({ key: SecretRef, passphrase: SecretRef.optional() }).strict()).default([]),
     // Sets written before encryption was turned on; otherwise a set stored in plaintext is refused (a downgrade).
     allowPlaintextSets: z.boolean().default(false),
+    // Public keys are not secret: with a signing key each manifest gets a detached
+    // signature (manifest.json.sig) and a set nobody holding a trusted key signed is refused.
+    signingKey: z.object({ key: SecretRef, passphrase: SecretRef.optional() }).strict().optional(),
+    // Public keys of earlier signing keys whose signatures are still trusted (rotation).
+    verificationKeys: z.array(SecretRef).default([]),
   })
   .strict();
 

@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import type { ChannelModel } from 'amqplib';
 import type { BackupDefinitionsResult } from '../contracts/definitions';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
+import type { RestoreDrillResult } from '../contracts/drills';
 import type { CopyBackupOffsiteResult as OffsiteCopyResult } from '../contracts/offsite';
+import type { ValidationReport } from '../contracts/validation';
 import type { VerificationReport } from '../lib/backupSets/verify';
 import { createOpenpgpCipher } from '../lib/encryption/openpgpCipher';
 import { openAmqp, peekAll, publishAll, numbered } from '../bench/messages/amqpFixtures';
@@ -56,6 +58,7 @@ const openpgpFor = (recipient: TestKey, opens: TestKey[]): OpenpgpEncryption => 
   recipients: [`file:${recipient.publicFile}`],
   decryptionKeys: opens.map(decryptionKey),
   allowPlaintextSets: false,
+  verificationKeys: [],
 });
 const gpgDecrypt = (file: string, passphrase = '') => gpg(['--passphrase', passphrase, '--decrypt', file]);
 
@@ -206,6 +209,15 @@ describe('encrypted backup sets end to end', () => {
     assert.equal(fresh.ok, true);
   });
 
+  test('validation and a restore drill open the newest encrypted set', async () => {
+    const validation = await run<ValidationReport>('validateBackups', { clusters: ['a'], components: ['definitions'], restoreInto: 'b' });
+    const definitions = validation.results.find((r) => r.component === 'definitions')!;
+    assert.equal(definitions.status, 'ok', JSON.stringify(definitions.checks));
+    assert.ok(definitions.checks.some((c) => c.check.includes('restore') && c.ok), `a test restore ran: ${JSON.stringify(definitions.checks)}`);
+    const drill = await run<RestoreDrillResult>('restoreDrill', { cluster: 'a', target: 'b', components: ['definitions'] });
+    assert.deepEqual(drill.components.map((c) => [c.component, c.status]), [['definitions', 'restored']]);
+  });
+
   test('a tampered artifact is refused even with a rewritten manifest, and so is a set put back in plaintext', async () => {
     const set = await run<BackupDefinitionsResult>('backupDefinitions', { cluster: 'a' });
     const manifestFile = path.join(set.location, 'manifest.json');
@@ -234,6 +246,35 @@ describe('encrypted backup sets end to end', () => {
     const downgraded = await failureOf(run('restoreDefinitions', { cluster: 'b', sourceCluster: 'a', from: set.setId }));
     assert.equal(downgraded.type, 'ManifestInvalid', downgraded.message);
     assert.match(downgraded.message, /not encrypted but storage\.targets\.local\.encryption requires/);
+    assert.deepEqual(await liveDefinitions(nodeB), before, 'nothing changed on the target');
+  });
+
+  test('a signing key: gpg --verify checks each manifest, and a set forged with the public key alone is refused', async () => {
+    await restart(configWith({ ...openpgpFor(cv25519, [cv25519]), signingKey: { key: `file:${rsa.secretFile}` } }));
+    const set = await run<BackupDefinitionsResult>('backupDefinitions', { cluster: 'a' });
+    const manifestFile = path.join(set.location, 'manifest.json');
+    const signatureFile = path.join(set.location, 'manifest.json.sig');
+    gpg(['--verify', signatureFile, manifestFile]);
+    const report = await run<VerificationReport>('verifyBackup', { cluster: 'a', component: 'definitions', set: set.setId });
+    assert.deepEqual([report.ok, report.signedBy], [true, rsa.fingerprint]);
+
+    // Whoever can write the bucket and has the recipient's public key makes a whole set that decrypts.
+    const planted = Buffer.from(JSON.stringify({ rabbit_version: '3.10.8', queues: [{ name: 'planted', vhost: '/', durable: true, auto_delete: false, arguments: {} }] }));
+    const plain = path.join(gnupg, 'planted.json');
+    writeFileSync(plain, planted);
+    const sealed = gpg(['--trust-model', 'always', '--compress-algo', 'none', '--cipher-algo', 'AES256', '-r', cv25519.fingerprint, '--encrypt', '-o', '-', plain]);
+    writeFileSync(path.join(set.location, 'definitions.json'), sealed);
+    const forged = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    forged.artifacts = [{ name: 'definitions.json', size: planted.length, sha256: sha256(planted), contentType: 'application/json', stored: { size: sealed.length, sha256: sha256(sealed) } }];
+    writeFileSync(manifestFile, JSON.stringify(forged));
+    const before = await liveDefinitions(nodeB);
+    const badSignature = await failureOf(run('restoreDefinitions', { cluster: 'b', sourceCluster: 'a', from: set.setId }));
+    assert.equal(badSignature.type, 'ManifestInvalid', badSignature.message);
+    assert.match(badSignature.message, /signature does not verify/);
+    rmSync(signatureFile);
+    const unsigned = await failureOf(run('restoreDefinitions', { cluster: 'b', sourceCluster: 'a', from: set.setId }));
+    assert.equal(unsigned.type, 'ManifestInvalid', unsigned.message);
+    assert.match(unsigned.message, new RegExp(`no manifest signature.*${rsa.fingerprint}`));
     assert.deepEqual(await liveDefinitions(nodeB), before, 'nothing changed on the target');
   });
 

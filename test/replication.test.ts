@@ -131,6 +131,16 @@ describe('continuous replication: shovel and federation between two nodes', () =
     await until('shovel running again', status, (s) => s.up && s.links[0]?.lagMessages === 0, 120_000);
     dst = await openAmqp(destination.amqpUrl);
     assert.equal(await depth(dst, 'orders'), 250);
+
+    // The source queue's consumed count moved since the check recorded while it waited: the next recorded check dates the transfer.
+    await until('the source queue counts the transfer', status, (s) => (s.links[0]?.transferred ?? 0) >= 250, 60_000);
+    const moved = await ok<ReplicationStatusReport>('replicationStatus', { source: 'src', destination: 'dst', record: true });
+    assert.equal(moved.links[0]!.lastTransferAt, moved.checkedAt);
+    const later = await ok<ReplicationStatusReport>('replicationStatus', { source: 'src', destination: 'dst', record: true });
+    assert.equal(later.links[0]!.lastTransferAt, moved.checkedAt, 'nothing moved since: the time stays');
+    const samples = await collectSamples(h.config, async () => h.client);
+    const lastTransfer = samples.find((s) => s.name === 'rabbitmq_backup_replication_last_transfer_timestamp_seconds' && s.labels.link === 'orders');
+    assert.equal(lastTransfer?.value, Date.parse(moved.checkedAt) / 1000);
   });
 
   test('federation: the upstream and an exchange policy on the destination; messages published on the source arrive', async () => {

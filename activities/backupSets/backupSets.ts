@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { artifactKey, manifestKey } from '../../common/backupSetLayout';
+import { artifactKey, manifestKey, manifestSignatureKey } from '../../common/backupSetLayout';
 import { Manifest, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import type { ActivityDeps } from '../deps';
@@ -40,9 +40,11 @@ export function createBackupSetActivities(deps: ActivityDeps) {
       }
       const encryption = sealedCount && backend instanceof SealedStorage ? await backend.cipher.sealedFor() : undefined;
       const manifest = Manifest.parse({ ...input.manifest, schemaVersion: MANIFEST_SCHEMA_VERSION, toolVersion: deps.toolVersion, ...(encryption ? { encryption } : {}) });
-      await backend.put(manifestKey(input.prefix), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
-        contentType: 'application/json',
-      });
+      const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+      // The signature first: the manifest marks the set complete, and a complete set without one would be refused.
+      const signature = backend instanceof SealedStorage ? await backend.cipher.signManifest(bytes) : undefined;
+      if (signature) await backend.put(manifestSignatureKey(input.prefix), signature, { contentType: 'application/pgp-signature' });
+      await backend.put(manifestKey(input.prefix), bytes, { contentType: 'application/json' });
       return { location: backend.locate(input.prefix) };
     },
 

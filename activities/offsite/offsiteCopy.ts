@@ -1,7 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { artifactKey, manifestKey } from '../../common/backupSetLayout';
+import { artifactKey, manifestKey, manifestSignatureKey } from '../../common/backupSetLayout';
 import type { Component } from '../../common/names';
 import { readSmallObject, storeArtifact } from '../../lib/backupSets/artifacts';
 import { readManifest, resolveSet } from '../../lib/backupSets/catalog';
@@ -67,6 +67,9 @@ export function createOffsiteActivities(deps: ActivityDeps) {
           }
           bytesCopied += copied.size;
         }
+        // A signed set keeps its signature, written before the manifest as at the source.
+        const signature = manifestSignatureKey(prefix);
+        if (await source.backend.stat(signature)) await rawBackend(target.backend).put(signature, await readSmallObject(source.backend, signature, 64 * 1024));
         await target.backend.put(manifestKey(prefix), manifestBytes, { contentType: 'application/json' });
       }
       heartbeat({ verifying: prefix });

@@ -15,6 +15,8 @@ import {
 } from '../../lib/replication/replicationObjects';
 import { readReplicationStatus, type ReplicationStatusReport } from '../../lib/replication/replicationStatus';
 import { QueueDepths } from '../../lib/replication/queueDepths';
+import { withLastTransfer } from '../../lib/replication/transfers';
+import { replicationReport } from '../../lib/reports/newestReports';
 import { canonicalJson } from '../../lib/definitions/model';
 import type { ManagementApi } from '../../lib/rabbitmq/managementApi';
 import { FailureType } from '../../common/failures';
@@ -142,7 +144,10 @@ export function createReplicationActivities(deps: ActivityDeps) {
     async readReplicationStatus(input: PairInput): Promise<ReplicationStatusReport> {
       const depths = new QueueDepths(deps.config, input.source);
       try {
-        return await readReplicationStatus(deps.managementApi(input.source), deps.managementApi(input.destination), input, (vhost, queue) => depths.of(vhost, queue));
+        const report = await readReplicationStatus(deps.managementApi(input.source), deps.managementApi(input.destination), input, (vhost, queue) => depths.of(vhost, queue));
+        // The previous recorded check tells whether messages moved since; an unreadable one (forged, damaged) tells nothing.
+        const previous = await replicationReport(deps.openStorage(undefined).backend, input.source, input.destination).catch(() => undefined);
+        return withLastTransfer(report, previous);
       } finally {
         await depths.close();
       }

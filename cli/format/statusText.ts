@@ -66,7 +66,10 @@ export function statusText(health: BackupHealth): string[] {
   }
   for (const r of health.replication) {
     const lag = r.links.reduce((n, l) => n + (l.lagMessages ?? 0), 0);
-    lines.push(`replication ${r.source} -> ${r.destination}: ${r.problems.length ? 'FAILING' : 'up'}${r.checkedAt ? `, ${r.links.length} link(s), lag ${lag} message(s), checked ${age(r.ageSeconds ?? 0)} ago` : ''}`);
+    const lastTransfer = r.links.map((l) => l.lastTransferAt).filter((t): t is string => t !== undefined).sort().pop();
+    lines.push(
+      `replication ${r.source} -> ${r.destination}: ${r.problems.length ? 'FAILING' : 'up'}${r.checkedAt ? `, ${r.links.length} link(s), lag ${lag} message(s)${lastTransfer ? `, last transfer ${since(lastTransfer, now)} ago` : ''}, checked ${age(r.ageSeconds ?? 0)} ago` : ''}`,
+    );
     for (const p of r.problems) lines.push(`    problem: ${p}`);
   }
   for (const s of health.storage) {

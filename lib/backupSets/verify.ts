@@ -1,12 +1,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { pipeline } from 'node:stream/promises';
-import { artifactKey } from '../../common/backupSetLayout';
+import { artifactKey, manifestKey, manifestSignatureKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
-import type { Artifact, Manifest } from '../../common/manifest';
+import { Manifest, type Artifact } from '../../common/manifest';
 import type { StorageBackend } from '../storage/backend';
 import { HashingCounter } from '../storage/hashingCounter';
 import { rawBackend, SealedStorage } from '../storage/sealedStorage';
-import { hashStoredObject } from './artifacts';
+import { hashStoredObject, readSmallObject } from './artifacts';
+
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 export interface ArtifactProblem {
   artifact: string;
@@ -22,6 +25,8 @@ export interface VerificationReport {
   problems: ArtifactProblem[];
   // Encrypted sets: each artifact was also opened with the key and its plaintext checked.
   decrypted?: boolean;
+  // Signed sets: the fingerprint of the key whose signature of the manifest verified.
+  signedBy?: string;
 }
 
 // 'deep': what a restore needs: every artifact's stored bytes, and on an
@@ -52,6 +57,7 @@ export async function verifySet(backend: StorageBackend, prefix: string, manifes
       nonRetryable: true,
     });
   }
+  const signedBy = decrypt && sealed?.cipher.requiresSignature ? await checkSignature(sealed, prefix, manifest, where) : undefined;
   const problems: ArtifactProblem[] = [];
   let bytesChecked = 0;
   for (const artifact of manifest.artifacts) {
@@ -80,7 +86,28 @@ export async function verifySet(backend: StorageBackend, prefix: string, manifes
     bytesChecked,
     problems,
     ...(decrypt ? { decrypted: true } : {}),
+    ...(signedBy ? { signedBy } : {}),
   };
+}
+
+// The manifest's bytes as signed, checked against the signature and against
+// the manifest this verification was handed (read earlier, so it may differ).
+async function checkSignature(sealed: SealedStorage, prefix: string, manifest: Manifest, where: string): Promise<string> {
+  const bytes = await readSmallObject(sealed.raw, manifestKey(prefix), MAX_MANIFEST_BYTES);
+  const signatureKey = manifestSignatureKey(prefix);
+  const signature = (await sealed.raw.stat(signatureKey)) ? await readSmallObject(sealed.raw, signatureKey, MAX_SIGNATURE_BYTES) : null;
+  const signer = await sealed.cipher.checkManifestSignature(bytes, signature, where);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const signed = Manifest.safeParse(parsed);
+  if (!signed.success || JSON.stringify(signed.data) !== JSON.stringify(manifest)) {
+    throw ApplicationFailure.create({ message: `${where}: the manifest changed while it was being verified: refused`, type: FailureType.ManifestInvalid, nonRetryable: true });
+  }
+  return signer;
 }
 
 // One pass over the stored bytes: hashed as stored, opened, hashed as plaintext.

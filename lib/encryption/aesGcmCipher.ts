@@ -33,6 +33,14 @@ export function createAesGcmCipher(field: string, config: AesGcmConfig): Artifac
       const opener = openAesGcm((await keys()).all, objectKey, where);
       return pipeline(stored, opener, () => undefined);
     },
+    // The key authenticates every chunk: a forger without it cannot make a set that opens.
+    requiresSignature: false,
+    async signManifest() {
+      return undefined;
+    },
+    async checkManifestSignature(_bytes, _signature, where) {
+      throw new Error(`${where}: aes-gcm targets do not sign manifests`);
+    },
     async checkCanOpen(encryption, where) {
       const { all } = await keys();
       if (encryption.type !== 'aes-gcm' || !encryption.keys.some((k) => all.has(k))) {

@@ -21,6 +21,12 @@ export interface ArtifactCipher {
   open(stored: Readable, objectKey: string, where: string): Promise<Readable>;
   // Fails at once, naming the fingerprints, when no key this worker holds opens a set sealed for `encryption`.
   checkCanOpen(encryption: SetEncryption, where: string): Promise<void>;
+  // Whether every set read from the target must carry a trusted manifest signature.
+  readonly requiresSignature: boolean;
+  // A detached signature of a manifest's bytes, when the target has a signing key.
+  signManifest(bytes: Buffer): Promise<Buffer | undefined>;
+  // The signer's fingerprint; fails (ManifestInvalid) when the signature is missing or not by a trusted key.
+  checkManifestSignature(bytes: Buffer, signature: Buffer | null, where: string): Promise<string>;
 }
 
 export function createArtifactCipher(field: string, config: ArtifactEncryption): ArtifactCipher {

@@ -6,7 +6,7 @@ import type { SetEncryption } from '../../common/manifest';
 import type { ArtifactEncryption } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
 import { keyMissing, once, type ArtifactCipher } from './artifactCipher';
-import { openSessionKey, readDecryptionKey, readRecipient, sessionKeyPackets, sessionKeyRecipients } from './openpgpKeys';
+import { openSessionKey, readDecryptionKey, readRecipient, readSigningKey, sessionKeyPackets, sessionKeyRecipients, signDetached, verifyDetached } from './openpgpKeys';
 import { openSeipd, readPacketHeader, sealSeipd } from './openpgpStream';
 
 type OpenpgpConfig = Extract<ArtifactEncryption, { type: 'openpgp' }>;
@@ -31,11 +31,28 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
       }),
     ),
   );
+  const signer = once(async () => {
+    const entry = config.signingKey;
+    if (!entry) return undefined;
+    const where = `${field}.signingKey`;
+    return readSigningKey(resolveSecret(entry.key, `${where}.key`), entry.passphrase ? resolveSecret(entry.passphrase, `${where}.passphrase`) : undefined, where);
+  });
+  // The signing key's public half and the rotated-out signing keys.
+  const trustedSigners = once(async () => {
+    const own = await signer();
+    const others = await Promise.all(config.verificationKeys.map((ref, i) => readRecipient(resolveSecret(ref, `${field}.verificationKeys[${i}]`), `${field}.verificationKeys[${i}]`, 'sign')));
+    return [...(own ? [{ fingerprint: own.fingerprint, key: own.key.toPublic() }] : []), ...others];
+  });
   const hint = `add its private key to ${field}.decryptionKeys`;
   // A private-key operation takes tens to hundreds of milliseconds in
   // openpgp.js; a restore opens each artifact twice (verify, then restore),
   // so session keys are kept per session key packets, in this worker's memory only.
   const sessionKeys = new Map<string, Buffer>();
+  const cacheKeyOf = (packets: Buffer) => createHash('sha256').update(packets).digest('hex');
+  const remember = (packets: Buffer, sessionKey: Buffer) => {
+    if (sessionKeys.size >= MAX_CACHED_SESSION_KEYS) sessionKeys.delete(sessionKeys.keys().next().value!);
+    sessionKeys.set(cacheKeyOf(packets), sessionKey);
+  };
   return {
     type: 'openpgp',
     async sealedFor(): Promise<SetEncryption> {
@@ -44,6 +61,8 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
     async seal(objectKey) {
       const sessionKey = randomBytes(32);
       const packets = await sessionKeyPackets(sessionKey, await recipients());
+      // The backup reads its artifact back to verify it: no private-key operation for that.
+      remember(packets, sessionKey);
       return sealSeipd(sessionKey, objectKey.slice(objectKey.lastIndexOf('/') + 1), packets);
     },
     isSealed(head) {
@@ -54,8 +73,7 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
     },
     async open(stored, _objectKey, where) {
       const { head, rest } = await readSessionKeyPackets(stored, where);
-      const cacheKey = createHash('sha256').update(head.packets).digest('hex');
-      const cached = sessionKeys.get(cacheKey);
+      const cached = sessionKeys.get(cacheKeyOf(head.packets));
       if (cached) return pipeline(rest, openSeipd(cached, head.seipd, where), () => undefined);
       const { message, keyIds } = await sessionKeyRecipients(head.packets);
       const keys = await decryptionKeys();
@@ -68,9 +86,24 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
         });
       }
       const sessionKey = await openSessionKey(message, usable, where);
-      if (sessionKeys.size >= MAX_CACHED_SESSION_KEYS) sessionKeys.delete(sessionKeys.keys().next().value!);
-      sessionKeys.set(cacheKey, sessionKey);
+      remember(head.packets, sessionKey);
       return pipeline(rest, openSeipd(sessionKey, head.seipd, where), () => undefined);
+    },
+    requiresSignature: config.signingKey !== undefined || config.verificationKeys.length > 0,
+    async signManifest(bytes) {
+      const key = await signer();
+      return key ? signDetached(bytes, key) : undefined;
+    },
+    async checkManifestSignature(bytes, signature, where) {
+      const trusted = await trustedSigners();
+      if (!signature) {
+        throw ApplicationFailure.create({
+          message: `${where} has no manifest signature, but ${field} trusts only sets signed by ${trusted.map((k) => k.fingerprint).join(', ')}: refused`,
+          type: FailureType.ManifestInvalid,
+          nonRetryable: true,
+        });
+      }
+      return verifyDetached(bytes, signature, trusted, where);
     },
     async checkCanOpen(encryption, where) {
       const keys = await decryptionKeys();

@@ -27,7 +27,8 @@ function invalidKey(field: string, why: string): ApplicationFailure {
   return ApplicationFailure.create({ message: `${field}: ${why}`, type: FailureType.InvalidInput, nonRetryable: true });
 }
 
-export async function readRecipient(armored: string, field: string): Promise<Recipient> {
+// purpose 'encrypt': a recipient of new sets; 'sign': a key whose signatures are trusted.
+export async function readRecipient(armored: string, field: string, purpose: 'encrypt' | 'sign' = 'encrypt'): Promise<Recipient> {
   let key: OpenPGP.Key;
   try {
     key = await openpgp.readKey({ armoredKey: armored });
@@ -35,9 +36,9 @@ export async function readRecipient(armored: string, field: string): Promise<Rec
     throw invalidKey(field, `not an armored OpenPGP public key (${(error as Error).message.split('\n')[0]})`);
   }
   try {
-    await key.getEncryptionKey();
+    await (purpose === 'encrypt' ? key.getEncryptionKey() : key.getSigningKey());
   } catch (error) {
-    throw invalidKey(field, `key ${fingerprintOf(key)} has no usable encryption subkey (${(error as Error).message.split('\n')[0]})`);
+    throw invalidKey(field, `key ${fingerprintOf(key)} has no usable ${purpose === 'encrypt' ? 'encryption' : 'signing'} key (${(error as Error).message.split('\n')[0]})`);
   }
   return { fingerprint: fingerprintOf(key), key: key.isPrivate() ? key.toPublic() : key };
 }
@@ -97,4 +98,37 @@ export async function openSessionKey(message: OpenPGP.Message<Uint8Array>, keys:
     throw ApplicationFailure.create({ message: `${where}: its session key is not AES-256 (rabbitvault writes AES-256)`, type: FailureType.ManifestInvalid, nonRetryable: true });
   }
   return Buffer.from(first.data);
+}
+
+export async function readSigningKey(armored: string, passphrase: string | undefined, field: string): Promise<DecryptionKey> {
+  const key = await readDecryptionKey(armored, passphrase, field);
+  try {
+    await key.key.getSigningKey();
+  } catch (error) {
+    throw invalidKey(field, `key ${key.fingerprint} cannot sign (${(error as Error).message.split('\n')[0]})`);
+  }
+  return key;
+}
+
+// A detached binary signature, as `gpg --detach-sign` makes and `gpg --verify SIG FILE` checks.
+export async function signDetached(bytes: Buffer, signer: DecryptionKey): Promise<Buffer> {
+  const message = await openpgp.createMessage({ binary: new Uint8Array(bytes) });
+  return Buffer.from(await openpgp.sign({ message, signingKeys: signer.key, detached: true, format: 'binary' }));
+}
+
+// The fingerprint of the key that signed bytes; fails (non-retryable) when no trusted key did.
+export async function verifyDetached(bytes: Buffer, signature: Buffer, trusted: Recipient[], where: string): Promise<string> {
+  const refuse = (why: string) =>
+    ApplicationFailure.create({ message: `${where}: ${why}; trusted signing keys: ${trusted.map((k) => k.fingerprint).join(', ')}`, type: FailureType.ManifestInvalid, nonRetryable: true });
+  let verified: Awaited<ReturnType<typeof openpgp.verify>>;
+  try {
+    const message = await openpgp.createMessage({ binary: new Uint8Array(bytes) });
+    verified = await openpgp.verify({ message, signature: await openpgp.readSignature({ binarySignature: new Uint8Array(signature) }), verificationKeys: trusted.map((k) => k.key), expectSigned: true, format: 'binary' });
+  } catch (error) {
+    throw refuse(`the manifest signature does not verify (${(error as Error).message.split('\n')[0]})`);
+  }
+  const keyId = verified.signatures[0]?.keyID.toHex();
+  const signer = trusted.find((k) => k.key.getKeyIDs().some((id) => id.toHex() === keyId));
+  if (!signer) throw refuse('the manifest is signed by an unknown key');
+  return signer.fingerprint;
 }

@@ -1,6 +1,7 @@
 import { FailureType } from '../../common/failures';
 import type { ManagementApi } from '../rabbitmq/managementApi';
 import { pairPrefix, upstreamName } from './replicationObjects';
+import { consumedCount } from './transfers';
 
 // A cluster that does not answer (management API or AMQP): reported, not failed on.
 const UNREACHABLE: string[] = [FailureType.ManagementApiUnreachable, FailureType.AmqpUnavailable];
@@ -17,6 +18,10 @@ export interface ReplicationLink {
   reason?: string;
   // Messages waiting on the source: the shovelled queue's depth, or the federation link's upstream queue.
   lagMessages?: number;
+  // Messages the link's source queue has handed to its consumers so far (lib/replication/transfers.ts).
+  transferred?: number;
+  // The newest recorded check at which transferred had moved: the last transfer happened before it.
+  lastTransferAt?: string;
 }
 
 export interface ReplicationStatusReport {
@@ -79,12 +84,10 @@ export async function readReplicationStatus(
     for (const p of shovels) {
       const s = shovelStates.find((x) => x.name === p.name && x.vhost === p.vhost);
       const queue = p.value['src-queue'];
-      const depth = !queue
-        ? null
-        : depthOnSource
-          ? await depthOnSource(p.vhost, queue)
-          : ((await source.getJsonOrNull<{ messages?: number }>(`/api/queues/${encodeURIComponent(p.vhost)}/${encodeURIComponent(queue)}`))?.messages ?? null);
-      links.push({ kind: 'shovel', vhost: p.vhost, name: p.name, queue, state: s?.state ?? 'missing', reason: reasonText(s?.reason), lagMessages: depth ?? undefined });
+      const stats = queue ? await source.getJsonOrNull<{ messages?: number; message_stats?: { ack?: unknown; deliver_get?: unknown } }>(`/api/queues/${encodeURIComponent(p.vhost)}/${encodeURIComponent(queue)}`) : null;
+      const depth = !queue ? null : depthOnSource ? await depthOnSource(p.vhost, queue) : (stats?.messages ?? null);
+      const transferred = consumedCount(stats?.message_stats);
+      links.push({ kind: 'shovel', vhost: p.vhost, name: p.name, queue, state: s?.state ?? 'missing', reason: reasonText(s?.reason), lagMessages: depth ?? undefined, ...(transferred !== undefined ? { transferred } : {}) });
     }
   });
 
@@ -96,9 +99,10 @@ export async function readReplicationStatus(
   if (upstreams.length) {
     const states = (await destination.getJsonOrNull<FederationLinkState[]>('/api/federation-links')) ?? [];
     // The upstream side of an exchange link is a queue on the source named "federation: <exchange> -> <node> ...".
-    let sourceQueues: Array<{ name: string; vhost: string; messages?: number }> = [];
+    type SourceQueue = { name: string; vhost: string; messages?: number; message_stats?: { ack?: unknown; deliver_get?: unknown } };
+    let sourceQueues: SourceQueue[] = [];
     await tolerate(names.source, async () => {
-      sourceQueues = await source.getJson<Array<{ name: string; vhost: string; messages?: number }>>('/api/queues?columns=name,vhost,messages');
+      sourceQueues = await source.getJson<SourceQueue[]>('/api/queues?columns=name,vhost,messages,message_stats');
     });
     for (const u of upstreams) {
       const mine = states.filter((l) => l.upstream === upstream && l.vhost === u.vhost);
@@ -106,7 +110,8 @@ export async function readReplicationStatus(
       for (const l of mine) {
         const q = sourceQueues.find((x) => x.vhost === u.vhost && x.name.startsWith(`federation: ${l.exchange ?? ''} -> `));
         const lag = q && depthOnSource ? await depthOnSource(u.vhost, q.name) : q?.messages;
-        links.push({ kind: 'federation', vhost: u.vhost, name: upstream, exchange: l.exchange, state: l.status, reason: reasonText(l.error), lagMessages: lag ?? undefined });
+        const transferred = consumedCount(q?.message_stats);
+        links.push({ kind: 'federation', vhost: u.vhost, name: upstream, exchange: l.exchange, state: l.status, reason: reasonText(l.error), lagMessages: lag ?? undefined, ...(transferred !== undefined ? { transferred } : {}) });
       }
     }
   }

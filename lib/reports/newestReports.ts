@@ -68,16 +68,33 @@ export const StoredReplicationReport = z.object({
         state: z.string().max(64),
         reason: z.string().max(2000).optional(),
         lagMessages: z.number().int().nonnegative().optional(),
+        transferred: z.number().int().nonnegative().optional(),
+        lastTransferAt: z.string().datetime().optional(),
       }),
     )
     .max(10_000),
 });
 export type StoredReplicationReport = z.infer<typeof StoredReplicationReport>;
 
-export async function replicationReport(backend: StorageBackend, source: string, destination: string): Promise<StoredReplicationReport | undefined> {
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export async function replicationReport(backend: StorageBackend, source: string, destination: string, now = new Date()): Promise<StoredReplicationReport | undefined> {
   const key = replicationStatusKey(source, destination);
   if (!(await backend.stat(key))) return undefined;
-  const parsed = StoredReplicationReport.safeParse(JSON.parse((await readSmallObject(backend, key, MAX_REPORT_BYTES)).toString('utf8')));
-  if (!parsed.success) throw new Error(`${backend.locate(key)} is not a replication report: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  const refuse = (why: string) => new Error(`${backend.locate(key)} is not a replication report: ${why}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse((await readSmallObject(backend, key, MAX_REPORT_BYTES)).toString('utf8'));
+  } catch (error) {
+    throw refuse((error as Error).message);
+  }
+  const parsed = StoredReplicationReport.safeParse(raw);
+  if (!parsed.success) throw refuse(`${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+  const report = parsed.data;
+  // Storage is untrusted: a report filed under another pair, or dated ahead to
+  // keep the staleness alert quiet, is refused rather than shown.
+  if (report.source !== source || report.destination !== destination) throw refuse(`it is about ${report.source} -> ${report.destination}`);
+  const ahead = [report.checkedAt, ...report.links.map((l) => l.lastTransferAt)].find((t) => t !== undefined && Date.parse(t) > now.getTime() + MAX_CLOCK_SKEW_MS);
+  if (ahead) throw refuse(`it is dated ${ahead}, in the future`);
+  return report;
 }

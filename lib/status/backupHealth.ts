@@ -120,12 +120,14 @@ export function judgeReplication(pair: { source: string; destination: string }, 
   if (!report) return { ...pair, up: false, links: [], problems: ['no replication check recorded yet (schedules.replicationStatus, or `replicate status` does not record)'] };
   const ageSeconds = Math.max(0, (now.getTime() - Date.parse(report.checkedAt)) / 1000);
   const problems: string[] = [];
-  if (!report.up) {
+  // Judged from the links, not from the report's own claim (it is read from storage).
+  const up = report.up && report.unreachable.length === 0 && report.links.length > 0 && report.links.every((l) => l.state === 'running');
+  if (!up) {
     const down = report.links.filter((l) => l.state !== 'running').map((l) => `${l.kind} ${l.queue ?? l.exchange ?? l.name}: ${l.state}${l.reason ? ` (${l.reason})` : ''}`);
     problems.push(`replication down: ${[...report.unreachable, ...down].join('; ') || 'no link configured'}`);
   }
   if (ageSeconds > staleAfterSeconds) problems.push(`newest check is ${duration(ageSeconds)} old (stale after ${duration(staleAfterSeconds)})`);
-  return { ...pair, checkedAt: report.checkedAt, ageSeconds, up: report.up, links: report.links, problems };
+  return { ...pair, checkedAt: report.checkedAt, ageSeconds, up, links: report.links, problems };
 }
 
 export function isHealthy(clusters: ClusterHealth[], sourceErrors: BackupHealth['sourceErrors'], replication: ReplicationHealth[] = []): boolean {

@@ -165,7 +165,7 @@ export async function collectBackupHealth(config: RabbitvaultConfig, client: () 
   const replication: ReplicationHealth[] = [];
   for (const pair of config.replication.pairs.filter((p) => !options.cluster || p.source === options.cluster || p.destination === options.cluster)) {
     try {
-      replication.push(judgeReplication(pair, await replicationReport(backend, pair.source, pair.destination), now, config.replication.staleAfterSeconds));
+      replication.push(judgeReplication(pair, await replicationReport(backend, pair.source, pair.destination, now), now, config.replication.staleAfterSeconds));
     } catch (error) {
       sourceErrors.push({ source: `replication:${pair.source}:${pair.destination}`, message: (error as Error).message });
     }

@@ -30,6 +30,7 @@ export const HELP: Record<string, string> = {
   rabbitmq_backup_replication_up: '1 if every shovel or federation link of the pair ran at its newest check, else 0.',
   rabbitmq_backup_replication_lag_messages: 'Messages waiting on the source for a link at the newest check.',
   rabbitmq_backup_replication_checked_timestamp_seconds: 'Time of the newest replication check of the pair.',
+  rabbitmq_backup_replication_last_transfer_timestamp_seconds: 'Time of the newest recorded check at which a link had moved messages since the check before.',
   rabbitmq_backup_metrics_errors: 'Sources that could not be read for this scrape (1 per failing source).',
 };
 
@@ -76,7 +77,9 @@ export async function collectSamples(config: RabbitvaultConfig, client: () => Pr
     add('rabbitmq_backup_replication_up', pair, r.up ? 1 : 0);
     if (r.checkedAt) add('rabbitmq_backup_replication_checked_timestamp_seconds', pair, Date.parse(r.checkedAt) / 1000);
     for (const l of r.links) {
-      if (l.lagMessages !== undefined) add('rabbitmq_backup_replication_lag_messages', { ...pair, vhost: l.vhost, link: l.queue ?? l.exchange ?? l.name }, l.lagMessages);
+      const link = { ...pair, vhost: l.vhost, link: l.queue ?? l.exchange ?? l.name };
+      if (l.lagMessages !== undefined) add('rabbitmq_backup_replication_lag_messages', link, l.lagMessages);
+      if (l.lastTransferAt) add('rabbitmq_backup_replication_last_transfer_timestamp_seconds', link, Date.parse(l.lastTransferAt) / 1000);
     }
   }
   for (const e of health.sourceErrors) add('rabbitmq_backup_metrics_errors', { source: e.source }, 1);
