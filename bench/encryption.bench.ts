@@ -28,7 +28,7 @@ import { startBenchStack } from './support/stack';
 
 const GiB = 1024 ** 3;
 const TARGET_BYTES = Number(process.env.BENCH_DATA_BYTES ?? 1.05 * GiB);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TARGETS = ['plain', 'openpgp', 'aesgcm'] as const;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -88,6 +88,8 @@ async function main(): Promise<void> {
       for (let round = 1; round <= ROUNDS; round += 1) {
         for (const target of TARGETS) {
           step(`bench: round ${round}/${ROUNDS}: backupDataDirectory to ${target}`);
+          // The previous run's writes flushed first, so no run pays for another's writeback.
+          execFileSync('sync');
           const { result, seconds, steps: took } = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'bench', storage: target });
           totals[target]!.push(seconds);
           steps[target]!.push(took);

@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +15,7 @@ import type { BackupDefinitionsResult } from '../contracts/definitions';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import type { RestoreDrillResult } from '../contracts/drills';
 import type { CopyBackupOffsiteResult as OffsiteCopyResult } from '../contracts/offsite';
+import type { PruneBackupsResult } from '../contracts/retention';
 import type { ValidationReport } from '../contracts/validation';
 import type { VerificationReport } from '../lib/backupSets/verify';
 import { createOpenpgpCipher } from '../lib/encryption/openpgpCipher';
@@ -115,6 +118,45 @@ describe('OpenPGP artifacts and a real gpg', () => {
     }
   });
 
+  test('64 MiB seals and opens as a stream, never held whole', async () => {
+    // Collected every 4 MiB, RSS measures what the streams hold, not garbage not yet reached.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const cipher = createOpenpgpCipher('t', openpgpFor(rsa, [rsa]));
+    const piece = randomBytes(256 * 1024);
+    const total = 64 * 1024 * 1024;
+    const wrote = createHash('sha256');
+    const read = createHash('sha256');
+    let produced = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let at = 0; at < total; at += piece.length) {
+          piece.writeUInt32BE(at, 0);
+          const copy = Buffer.from(piece);
+          wrote.update(copy);
+          produced += copy.length;
+          yield copy;
+        }
+      })(),
+    );
+    gc();
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    let bytes = 0;
+    let producedAtFirstOutput = -1;
+    for await (const chunk of await cipher.open(source.pipe(await cipher.seal('c/data-directory/x/big')), 'k', 'big')) {
+      if (producedAtFirstOutput < 0) producedAtFirstOutput = produced;
+      read.update(chunk as Buffer);
+      if (Math.floor((bytes + (chunk as Buffer).length) / (4 * 1024 * 1024)) > Math.floor(bytes / (4 * 1024 * 1024))) gc();
+      bytes += (chunk as Buffer).length;
+      peak = Math.max(peak, process.memoryUsage.rss());
+    }
+    assert.equal(bytes, total);
+    assert.equal(read.digest('hex'), wrote.digest('hex'));
+    assert.ok(peak - before < 48 * 1024 * 1024, `RSS grew by ${((peak - before) / 1024 / 1024).toFixed(1)} MiB`);
+    assert.ok(producedAtFirstOutput < 16 * 1024 * 1024, `first plaintext after ${producedAtFirstOutput} bytes read`);
+  });
+
   test('an altered, truncated or extended artifact is refused; a key the worker lacks is named', async () => {
     const encryption = openpgpFor(rsa, [rsa]);
     const sealed = await sealWith(encryption, randomBytes(300_000));
@@ -146,12 +188,12 @@ describe('encrypted backup sets end to end', () => {
     h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] }) as Promise<T>;
 
   // The same clusters and storage with the given encryption on the local target.
-  function configWith(local: ArtifactEncryption, minio?: ArtifactEncryption): RabbitvaultConfig {
+  function configWith(local: ArtifactEncryption, minio?: ArtifactEncryption, retention?: unknown): RabbitvaultConfig {
     const base = testConfig({ a: clusterEntry(nodeA), b: clusterEntry(nodeB) });
     localPath ??= (base.storage.targets.local as { path: string }).path;
     const targets = { ...base.storage.targets, local: { type: 'local' as const, path: localPath, encryption: local } };
     if (minio) Object.assign(targets, { minio: { ...base.storage.targets.minio, prefix: minioPrefix, encryption: minio } });
-    return RabbitvaultConfig.parse({ ...base, storage: { ...base.storage, targets } });
+    return RabbitvaultConfig.parse({ ...base, storage: { ...base.storage, targets }, ...(retention ? { retention } : {}) });
   }
   async function restart(config: RabbitvaultConfig): Promise<void> {
     await h?.stop();
@@ -278,7 +320,7 @@ describe('encrypted backup sets end to end', () => {
     assert.deepEqual(await liveDefinitions(nodeB), before, 'nothing changed on the target');
   });
 
-  test('aes-gcm on MinIO: messages back up and restore, the off-site copy keeps the sealed bytes and opens with the same key', async () => {
+  test('aes-gcm on MinIO: messages back up and restore, the off-site copy keeps the sealed bytes and opens with the same key, retention keeps the newest', async () => {
     const aesKey = randomBytes(32).toString('hex');
     const aes: ArtifactEncryption = { type: 'aes-gcm', key: `value:${aesKey}`, previousKeys: [], allowPlaintextSets: false };
     await ensureTestBucket();
@@ -310,9 +352,16 @@ describe('encrypted backup sets end to end', () => {
       const verified = await run<VerificationReport>('verifyBackup', { cluster: 'a', component: 'messages', set: backup.setId, storage: 'local' });
       assert.deepEqual([verified.ok, verified.decrypted], [true, true], 'the copy opens with the same key');
 
+      // Retention on encrypted sets: the older one goes, the newest restorable one stays.
+      const second = await run<BackupMessagesResult>('backupMessages', { cluster: 'a', storage: 'minio', queues: ['sealed.messages'], segmentMiB: 0.05 });
+      await restart(configWith(aes, aes, { components: { messages: { keepLast: 1 } } }));
+      const pruned = await run<PruneBackupsResult>('pruneBackups', { storages: ['minio'], clusters: ['a'], components: ['messages'], dryRun: false });
+      assert.deepEqual(pruned.storages[0]!.deleted.map((d) => d.setId), [backup.setId]);
+      assert.deepEqual(pruned.storages[0]!.kept.map((d) => d.setId), [second.setId]);
+
       // A worker with another key: the set's key ID is named, before anything runs.
       await restart(configWith(aes, { ...aes, key: `value:${randomBytes(32).toString('hex')}` }));
-      const failure = await failureOf(run('restoreMessages', { cluster: 'b', sourceCluster: 'a', storage: 'minio', from: backup.setId, toQueue: 'sealed.never' }));
+      const failure = await failureOf(run('restoreMessages', { cluster: 'b', sourceCluster: 'a', storage: 'minio', from: second.setId, toQueue: 'sealed.never' }));
       assert.equal(failure.type, 'EncryptionKeyMissing');
       assert.ok(failure.message.includes(copied.encryption.keys[0]), failure.message);
       assert.doesNotMatch(failure.message, new RegExp(aesKey), 'the key itself is never in an error');

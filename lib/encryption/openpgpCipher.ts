@@ -43,7 +43,6 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
     const others = await Promise.all(config.verificationKeys.map((ref, i) => readRecipient(resolveSecret(ref, `${field}.verificationKeys[${i}]`), `${field}.verificationKeys[${i}]`, 'sign')));
     return [...(own ? [{ fingerprint: own.fingerprint, key: own.key.toPublic() }] : []), ...others];
   });
-  const hint = `add its private key to ${field}.decryptionKeys`;
   // A private-key operation takes tens to hundreds of milliseconds in
   // openpgp.js; a restore opens each artifact twice (verify, then restore),
   // so session keys are kept per session key packets, in this worker's memory only.
@@ -52,6 +51,25 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
   const remember = (packets: Buffer, sessionKey: Buffer) => {
     if (sessionKeys.size >= MAX_CACHED_SESSION_KEYS) sessionKeys.delete(sessionKeys.keys().next().value!);
     sessionKeys.set(cacheKeyOf(packets), sessionKey);
+  };
+  const hint = `add its private key to ${field}.decryptionKeys`;
+  // The session key behind a message's session key packets, from the cache or a configured private key.
+  const sessionKeyOf = async (packets: Buffer, where: string): Promise<Buffer> => {
+    const cached = sessionKeys.get(cacheKeyOf(packets));
+    if (cached) return cached;
+    const { message, keyIds } = await sessionKeyRecipients(packets);
+    const keys = await decryptionKeys();
+    const usable = keys.filter((k) => k.keyIds.some((id) => keyIds.includes(id)));
+    if (usable.length === 0) {
+      throw ApplicationFailure.create({
+        message: `${where} is encrypted (openpgp) for key ID ${keyIds.join(', ')}; this worker holds ${keys.map((k) => k.fingerprint).join(', ') || 'no private key'}: ${hint}`,
+        type: FailureType.EncryptionKeyMissing,
+        nonRetryable: true,
+      });
+    }
+    const sessionKey = await openSessionKey(message, usable, where);
+    remember(packets, sessionKey);
+    return sessionKey;
   };
   return {
     type: 'openpgp',
@@ -72,22 +90,16 @@ export function createOpenpgpCipher(field: string, config: OpenpgpConfig): Artif
       return (first & 0xc0) === 0xc0 ? (first & 0x3f) === PKESK : (first & 0xc0) === 0x80 && ((first >> 2) & 0x0f) === PKESK;
     },
     async open(stored, _objectKey, where) {
-      const { head, rest } = await readSessionKeyPackets(stored, where);
-      const cached = sessionKeys.get(cacheKeyOf(head.packets));
-      if (cached) return pipeline(rest, openSeipd(cached, head.seipd, where), () => undefined);
-      const { message, keyIds } = await sessionKeyRecipients(head.packets);
-      const keys = await decryptionKeys();
-      const usable = keys.filter((k) => k.keyIds.some((id) => keyIds.includes(id)));
-      if (usable.length === 0) {
-        throw ApplicationFailure.create({
-          message: `${where} is encrypted (openpgp) for key ID ${keyIds.join(', ')}; this worker holds ${keys.map((k) => k.fingerprint).join(', ') || 'no private key'}: ${hint}`,
-          type: FailureType.EncryptionKeyMissing,
-          nonRetryable: true,
-        });
+      const { head, rest } = await readSessionKeyPackets(stored, where).catch((error: unknown) => {
+        stored.destroy();
+        throw error;
+      });
+      try {
+        return pipeline(rest, openSeipd(await sessionKeyOf(head.packets, where), head.seipd, where), () => undefined);
+      } catch (error) {
+        rest.destroy();
+        throw error;
       }
-      const sessionKey = await openSessionKey(message, usable, where);
-      remember(head.packets, sessionKey);
-      return pipeline(rest, openSeipd(sessionKey, head.seipd, where), () => undefined);
     },
     requiresSignature: config.signingKey !== undefined || config.verificationKeys.length > 0,
     async signManifest(bytes) {
@@ -128,11 +140,15 @@ async function readSessionKeyPackets(stored: Readable, where: string) {
       const body = buf.subarray(at + header.headerLength);
       const rest = Readable.from(
         (async function* () {
-          if (body.length) yield body;
-          for (;;) {
-            const next = await chunks.next();
-            if (next.done) return;
-            yield next.value;
+          try {
+            if (body.length) yield body;
+            for (;;) {
+              const next = await chunks.next();
+              if (next.done) return;
+              yield next.value;
+            }
+          } finally {
+            await chunks.return?.();
           }
         })(),
         { objectMode: false },

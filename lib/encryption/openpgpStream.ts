@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { FailureType } from '../../common/failures';
+import { CfbStream } from './cfbThread';
 
 // The bulk of an OpenPGP message (RFC 4880 §5.13, the Symmetrically Encrypted
 // Integrity Protected Data packet, version 1, with its Modification Detection
@@ -58,19 +59,69 @@ class PartialBody {
   }
 }
 
+// Chunks to the CFB thread and their results on, in order; a Transform's
+// callback is held while too many are in flight (backpressure).
+const MAX_IN_FLIGHT = 8;
+class CfbPipeline {
+  private chain: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private resume: (() => void) | undefined;
+  private readonly cfb: CfbStream;
+  constructor(
+    key: Buffer,
+    decrypt: boolean,
+    private readonly onResult: (data: Buffer) => void,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.cfb = new CfbStream(key, decrypt);
+  }
+  send(data: Buffer, done: () => void): void {
+    if (data.length) {
+      this.inFlight += 1;
+      const reply = this.cfb.update(data);
+      this.then(async () => {
+        const result = await reply;
+        this.inFlight -= 1;
+        this.onResult(result);
+        if (this.resume && this.inFlight < MAX_IN_FLIGHT) {
+          const resume = this.resume;
+          this.resume = undefined;
+          resume();
+        }
+      });
+    }
+    if (this.inFlight < MAX_IN_FLIGHT) done();
+    else this.resume = done;
+  }
+  // The last bytes and the cipher's end; resolves once every result is handed on.
+  finish(last: Buffer): Promise<void> {
+    const replies = [...(last.length ? [this.cfb.update(last)] : []), this.cfb.final()];
+    this.then(async () => {
+      for (const reply of replies) this.onResult(await reply);
+    });
+    return this.chain;
+  }
+  private then(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step);
+    this.chain.catch(this.onError);
+  }
+}
+
 // Plaintext in, the whole message out: the session key packets, then the SEIPD packet.
 export function sealSeipd(sessionKey: Buffer, fileName: string, sessionKeyPackets: Buffer, date = new Date()): Transform {
   if (sessionKey.length !== 32) throw new Error('an AES-256 session key has 32 bytes');
-  const cipher: Cipher = createCipheriv('aes-256-cfb', sessionKey, Buffer.alloc(BLOCK));
   const mdc: Hash = createHash('sha1');
   const outer = new PartialBody((b) => out.push(b));
-  // Everything encrypted goes through here: hashed for the MDC, then enciphered.
-  const encrypt = (plain: Buffer) => {
+  const cfb = new CfbPipeline(sessionKey, false, (enciphered) => enciphered.length && outer.push(enciphered), (error) => out.destroy(error));
+  // What one call encrypts: hashed for the MDC, then sent to the cipher as one piece.
+  let batch: Buffer[] = [];
+  const literal = new PartialBody((b) => batch.push(b));
+  const takeBatch = () => {
+    const plain = Buffer.concat(batch);
+    batch = [];
     mdc.update(plain);
-    const enciphered = cipher.update(plain);
-    if (enciphered.length) outer.push(enciphered);
+    return plain;
   };
-  const literal = new PartialBody(encrypt);
   let started = false;
   const start = () => {
     started = true;
@@ -78,8 +129,7 @@ export function sealSeipd(sessionKey: Buffer, fileName: string, sessionKeyPacket
     out.push(Buffer.from([0xc0 | 18]));
     outer.push(Buffer.from([1]));
     const prefix = randomBytes(BLOCK);
-    encrypt(Buffer.concat([prefix, prefix.subarray(BLOCK - 2)]));
-    encrypt(Buffer.from([0xc0 | 11]));
+    batch.push(prefix, prefix.subarray(BLOCK - 2), Buffer.from([0xc0 | 11]));
     const name = Buffer.from(fileName, 'utf8').subarray(0, 255);
     const when = Buffer.alloc(4);
     when.writeUInt32BE(Math.floor(date.getTime() / 1000));
@@ -89,17 +139,20 @@ export function sealSeipd(sessionKey: Buffer, fileName: string, sessionKeyPacket
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       if (!started) start();
       literal.push(chunk);
-      done();
+      cfb.send(takeBatch(), () => done());
     },
     flush(done: TransformCallback) {
       if (!started) start();
       literal.end();
+      const plain = takeBatch();
       mdc.update(MDC_HEADER);
-      const tail = Buffer.concat([MDC_HEADER, mdc.digest()]);
-      const final = Buffer.concat([cipher.update(tail), cipher.final()]);
-      outer.push(final);
-      outer.end();
-      done();
+      cfb.finish(Buffer.concat([plain, MDC_HEADER, mdc.digest()])).then(
+        () => {
+          outer.end();
+          done();
+        },
+        (error: Error) => done(error),
+      );
     },
   });
   return out;
@@ -204,7 +257,6 @@ class BodyReader {
 // until the stream ends without error (every reader of an artifact hashes it
 // against the manifest too, and restores verify the whole set first).
 export function openSeipd(sessionKey: Buffer, header: PacketHeader, where: string): Transform {
-  const decipher: Decipher = createDecipheriv('aes-256-cfb', sessionKey, Buffer.alloc(BLOCK));
   const mdc = createHash('sha1');
   const outer = new BodyReader(header);
   let version: number | undefined;
@@ -266,8 +318,10 @@ export function openSeipd(sessionKey: Buffer, header: PacketHeader, where: strin
     return bytes.subarray(skip);
   };
 
+  const cfb = new CfbPipeline(sessionKey, true, (bytes) => bytes.length && decrypted(bytes), (error) => out.destroy(error));
   const out: Transform = new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      const ciphertext: Buffer[] = [];
       try {
         const rest = outer.take(chunk, (body) => {
           if (version === undefined) {
@@ -275,27 +329,27 @@ export function openSeipd(sessionKey: Buffer, header: PacketHeader, where: strin
             if (version !== 1) throw notOurs(where, `SEIPD version ${version} (rabbitvault writes version 1)`);
             body = body.subarray(1);
           }
-          if (body.length) decrypted(decipher.update(body));
+          if (body.length) ciphertext.push(body);
         });
         if (rest.length) throw notOurs(where, 'bytes follow the encrypted data packet');
-        done();
       } catch (error) {
-        done(error as Error);
+        return done(error as Error);
       }
+      cfb.send(Buffer.concat(ciphertext), () => done());
     },
     flush(done: TransformCallback) {
-      try {
-        if (!outer.atEnd) throw tampered(where, 'packet ends early');
-        const final = decipher.final();
-        if (final.length) decrypted(final);
-        if (!prefixChecked || held.length !== 22 || !held.subarray(0, 2).equals(MDC_HEADER)) throw tampered(where, 'modification detection code missing');
-        mdc.update(held.subarray(0, 2));
-        if (!mdc.digest().equals(held.subarray(2))) throw tampered(where, 'modification detection code');
-        if (!literal?.atEnd || afterLiteral.length) throw tampered(where, 'literal data framing');
-        done();
-      } catch (error) {
-        done(error as Error);
-      }
+      if (!outer.atEnd) return done(tampered(where, 'packet ends early'));
+      cfb.finish(Buffer.alloc(0)).then(() => {
+        try {
+          if (!prefixChecked || held.length !== 22 || !held.subarray(0, 2).equals(MDC_HEADER)) throw tampered(where, 'modification detection code missing');
+          mdc.update(held.subarray(0, 2));
+          if (!mdc.digest().equals(held.subarray(2))) throw tampered(where, 'modification detection code');
+          if (!literal?.atEnd || afterLiteral.length) throw tampered(where, 'literal data framing');
+          done();
+        } catch (error) {
+          done(error as Error);
+        }
+      }, (error: Error) => done(error));
     },
   });
   return out;

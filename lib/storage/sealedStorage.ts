@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, type Transform } from 'node:stream';
 import { isSealedArtifactKey } from '../../common/backupSetLayout';
 import { FailureType } from '../../common/failures';
 import type { ArtifactCipher } from '../encryption/artifactCipher';
@@ -26,8 +26,16 @@ export class SealedStorage implements StorageBackend {
     if (!isSealedArtifactKey(key)) return this.raw.put(key, body, options);
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const counter = new HashingCounter();
+    let sealer: Transform;
+    try {
+      sealer = await this.cipher.seal(key);
+    } catch (error) {
+      // A key that cannot be loaded leaves no producer blocked on a stream nobody reads.
+      source.destroy();
+      throw error;
+    }
     // Errors anywhere destroy the whole chain, so the backend's upload fails too.
-    pipeline(source, await this.cipher.seal(key), counter, () => undefined);
+    pipeline(source, sealer, counter, () => undefined);
     await this.raw.put(key, counter, { contentType: 'application/octet-stream' });
     return { size: counter.bytes, sha256: counter.sha256() };
   }
@@ -84,11 +92,16 @@ async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; st
   }
   const stream = Readable.from(
     (async function* () {
-      yield* seen;
-      for (;;) {
-        const next = await chunks.next();
-        if (next.done) return;
-        yield next.value;
+      try {
+        yield* seen;
+        for (;;) {
+          const next = await chunks.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      } finally {
+        // Destroyed early (a refusal, a failed restore): the stored object is closed too.
+        await chunks.return?.();
       }
     })(),
     { objectMode: false },
