@@ -1,10 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { FailureType } from '../../common/failures';
 import type { SetEncryption } from '../../common/manifest';
 import type { ArtifactEncryption } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
+import { resumedStream } from '../storage/resumedStream';
 import { keyMissing, once, type ArtifactCipher } from './artifactCipher';
 import { openSessionKey, readDecryptionKey, readRecipient, readSigningKey, sessionKeyPackets, sessionKeyRecipients, signDetached, verifyDetached } from './openpgpKeys';
 import { openSeipd, readPacketHeader, sealSeipd } from './openpgpStream';
@@ -138,21 +139,7 @@ async function readSessionKeyPackets(stored: Readable, where: string) {
       const packets = buf.subarray(0, at);
       if (packets.length === 0) throw refuse(where, 'no session key packet precedes the encrypted data');
       const body = buf.subarray(at + header.headerLength);
-      const rest = Readable.from(
-        (async function* () {
-          try {
-            if (body.length) yield body;
-            for (;;) {
-              const next = await chunks.next();
-              if (next.done) return;
-              yield next.value;
-            }
-          } finally {
-            await chunks.return?.();
-          }
-        })(),
-        { objectMode: false },
-      );
+      const rest = resumedStream([body], chunks);
       return { head: { packets, seipd: header }, rest };
     }
     if (header) {

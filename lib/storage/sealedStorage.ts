@@ -5,6 +5,7 @@ import { FailureType } from '../../common/failures';
 import type { ArtifactCipher } from '../encryption/artifactCipher';
 import type { StorageBackend, StoredBytes, StoredObject } from './backend';
 import { HashingCounter } from './hashingCounter';
+import { resumedStream } from './resumedStream';
 
 // A target with client-side encryption: a set's artifacts are sealed on their
 // way in and opened on their way out, so every reader (restore, validation,
@@ -90,21 +91,6 @@ async function peek(source: Readable, bytes: number): Promise<{ head: Buffer; st
     seen.push(next.value);
     length += next.value.length;
   }
-  const stream = Readable.from(
-    (async function* () {
-      try {
-        yield* seen;
-        for (;;) {
-          const next = await chunks.next();
-          if (next.done) return;
-          yield next.value;
-        }
-      } finally {
-        // Destroyed early (a refusal, a failed restore): the stored object is closed too.
-        await chunks.return?.();
-      }
-    })(),
-    { objectMode: false },
-  );
+  const stream = resumedStream(seen, chunks);
   return { head: Buffer.concat(seen).subarray(0, bytes), stream };
 }
