@@ -3,9 +3,10 @@ import { newSetId } from '../common/names';
 import { BackupDefinitionsInput, type BackupDefinitionsResult } from '../contracts/definitions';
 import { activitiesWithRetry } from './toolkit/activities';
 import { explainFailure } from './toolkit/failures';
+import { removingIncompleteSet } from './toolkit/incompleteSet';
 import { parseWorkflowInput } from './toolkit/input';
 import { writeSetManifest } from './toolkit/manifest';
-import { trackProgress } from './toolkit/progress';
+import { reportFailover, trackProgress } from './toolkit/progress';
 
 // The guide's "Definitions Backup": export, check, store, then the manifest.
 // The set id comes from workflow time and workflow randomness, so a replay
@@ -17,39 +18,44 @@ export async function backupDefinitions(rawInput: BackupDefinitionsInput): Promi
   const startedAt = new Date();
   const setId = newSetId(startedAt, uuid4());
 
-  progress('exporting definitions', `cluster ${input.cluster}, set ${setId}`);
-  const exported = await act.exportDefinitions({ cluster: input.cluster, storage: input.storage, setId }).catch((error: unknown) => {
-    throw explainFailure(`exporting definitions of cluster ${input.cluster}`, error);
-  });
+  // A failure once something is stored removes it: without a manifest nothing would ever read it.
+  let exported: Awaited<ReturnType<typeof act.exportDefinitions>> | undefined;
+  return removingIncompleteSet({ storage: input.storage, cluster: input.cluster, component: 'definitions', setId }, { mayHoldData: () => exported !== undefined }, async () => {
+    progress('exporting definitions', `cluster ${input.cluster}, set ${setId}`);
+    exported = await act.exportDefinitions({ cluster: input.cluster, storage: input.storage, setId }).catch((error: unknown) => {
+      throw explainFailure(`exporting definitions of cluster ${input.cluster}`, error);
+    });
 
-  progress('writing manifest', exported.prefix);
-  const finishedAt = new Date();
-  const { location } = await writeSetManifest(act, {
-    storage: exported.storage,
-    prefix: exported.prefix,
-    manifest: {
+    reportFailover(progress, 'management API', exported.failover);
+    progress('writing manifest', exported.prefix);
+    const finishedAt = new Date();
+    const { location } = await writeSetManifest(act, {
+      storage: exported.storage,
+      prefix: exported.prefix,
+      manifest: {
+        cluster: input.cluster,
+        component: 'definitions',
+        setId,
+        rabbitmqVersion: exported.rabbitmqVersion,
+        artifacts: [exported.artifact, ...(exported.vhostMetadata ? [exported.vhostMetadata] : [])],
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        details: { counts: exported.counts },
+      },
+    }, { fateSaidByCaller: true });
+
+    progress('done', location);
+    return {
       cluster: input.cluster,
-      component: 'definitions',
       setId,
+      storage: exported.storage,
+      location,
+      artifact: exported.artifact,
+      ...(exported.vhostMetadata ? { vhostMetadata: exported.vhostMetadata } : {}),
+      counts: exported.counts,
       rabbitmqVersion: exported.rabbitmqVersion,
-      artifacts: [exported.artifact, ...(exported.vhostMetadata ? [exported.vhostMetadata] : [])],
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
-      details: { counts: exported.counts },
-    },
+    };
   });
-
-  progress('done', location);
-  return {
-    cluster: input.cluster,
-    setId,
-    storage: exported.storage,
-    location,
-    artifact: exported.artifact,
-    ...(exported.vhostMetadata ? { vhostMetadata: exported.vhostMetadata } : {}),
-    counts: exported.counts,
-    rabbitmqVersion: exported.rabbitmqVersion,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-  };
 }

@@ -1,11 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { artifactKey, manifestKey, manifestSignatureKey } from '../../common/backupSetLayout';
+import { artifactKey, manifestKey, manifestSignatureKey, setFolder, setPrefix } from '../../common/backupSetLayout';
 import { Manifest, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import type { ActivityDeps } from '../deps';
 import { resolveSet } from '../../lib/backupSets/catalog';
 import { verifySet, type VerificationReport } from '../../lib/backupSets/verify';
+import { LocalDirectoryStorage } from '../../lib/storage/local';
 import { SealedStorage } from '../../lib/storage/sealedStorage';
 
 export type ManifestDraft = Omit<Manifest, 'schemaVersion' | 'toolVersion'>;
@@ -46,6 +47,20 @@ export function createBackupSetActivities(deps: ActivityDeps) {
       if (signature) await backend.put(manifestSignatureKey(input.prefix), signature, { contentType: 'application/pgp-signature' });
       await backend.put(manifestKey(input.prefix), bytes, { contentType: 'application/json' });
       return { location: backend.locate(input.prefix) };
+    },
+
+    // The compensation of a failed backup: every object of its set, which has
+    // no manifest (a set that has one is complete after all and is kept).
+    async removeIncompleteSet(input: { storage?: string; cluster: string; component: Component; setId: string }): Promise<{ location: string; removed: number; complete: boolean }> {
+      const { backend } = deps.openStorage(input.storage);
+      const prefix = setPrefix(input.cluster, input.component, input.setId);
+      const location = backend.locate(prefix);
+      if (await backend.stat(manifestKey(prefix))) return { location, removed: 0, complete: true };
+      const objects = await backend.list(setFolder(prefix));
+      for (const object of objects) await backend.delete(object.key);
+      const raw = backend instanceof SealedStorage ? backend.raw : backend;
+      if (raw instanceof LocalDirectoryStorage) await raw.removeEmptyFolders(setFolder(prefix));
+      return { location, removed: objects.length, complete: false };
     },
 
     async resolveBackupSet(input: { storage?: string; cluster: string; component: Component; set: string }): Promise<ResolvedSet> {

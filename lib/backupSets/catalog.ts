@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import { isManifestKey, manifestKey, MANIFEST_FILE, setFolder, setKeyParts, setPrefix, setsFolder } from '../../common/backupSetLayout';
-import { Manifest } from '../../common/manifest';
+import { Manifest, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
 import { Component, ResourceName, SetId } from '../../common/names';
 import type { StorageBackend } from '../storage/backend';
 import { readSmallObject } from './artifacts';
@@ -98,6 +98,14 @@ export async function readManifest(backend: StorageBackend, prefix: string): Pro
     raw = JSON.parse((await readSmallObject(backend, key, 16 * 1024 * 1024)).toString('utf8'));
   } catch (error) {
     throw manifestInvalid(`${location}: not valid JSON (${(error as Error).message})`);
+  }
+  // Another format version is named as such, not as a list of fields that happen not to match.
+  const version = raw !== null && typeof raw === 'object' ? (raw as { schemaVersion?: unknown }).schemaVersion : undefined;
+  if (version !== undefined && version !== MANIFEST_SCHEMA_VERSION) {
+    const newer = typeof version === 'number' && Number.isInteger(version) && version > MANIFEST_SCHEMA_VERSION;
+    throw manifestInvalid(
+      `${location}: schemaVersion ${JSON.stringify(version).slice(0, 40)} is not a manifest format this rabbitvault reads (it reads ${MANIFEST_SCHEMA_VERSION})${newer ? ': the set was written by a newer rabbitvault, restore it with that version' : ''}`,
+    );
   }
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) {

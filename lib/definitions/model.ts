@@ -39,6 +39,10 @@ export function parseDefinitions(bytes: Buffer, source: string, requireAllKeys: 
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidDefinitions(`${source}: top level must be a JSON object`);
   }
+  const proto = protoKeyPath(json);
+  if (proto !== undefined) {
+    throw new InvalidDefinitions(`${source}: a "__proto__" key${proto ? ` in ${proto}` : ' at the top level'} is refused (JavaScript gives that key a special meaning; a RabbitMQ export has one only if an argument or parameter was named so)`);
+  }
   const defs = json as Record<string, unknown>;
   const missing = requireAllKeys ? REQUIRED_KEYS.filter((k) => !(k in defs)) : [];
   if (missing.length > 0) throw new InvalidDefinitions(`${source}: missing required keys ${missing.join(', ')}`);
@@ -51,6 +55,21 @@ export function parseDefinitions(bytes: Buffer, source: string, requireAllKeys: 
 }
 
 export class InvalidDefinitions extends Error {}
+
+// Where the first own "__proto__" key of parsed JSON is ("" the top level,
+// "queues.0.arguments"), undefined if none. Iterative: nesting depth is the file's choice.
+function protoKeyPath(json: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[json, '']];
+  while (stack.length > 0) {
+    const [value, at] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (!Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, '__proto__')) return at;
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      if (inner !== null && typeof inner === 'object') stack.push([inner, at ? `${at}.${key}` : key]);
+    }
+  }
+  return undefined;
+}
 
 export type DefinitionsCounts = Record<EntityKind, number>;
 

@@ -40,7 +40,7 @@ export function createBackend(name: string, target: StorageTarget): StorageBacke
 }
 
 function createRawBackend(name: string, target: StorageTarget): StorageBackend {
-  if (target.type === 'local') return new LocalDirectoryStorage(target.path);
+  if (target.type === 'local') return new LocalDirectoryStorage(target.path, name);
   const field = `storage.targets.${name}`;
   const credentials =
     target.accessKeyId && target.secretAccessKey
