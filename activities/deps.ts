@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { toolVersion } from '../lib/toolVersion';
 import type { RabbitvaultConfig } from '../config/schema';
 import { ManagementApi } from '../lib/rabbitmq/managementApi';
@@ -14,7 +15,17 @@ export function defaultDeps(config: RabbitvaultConfig): ActivityDeps {
   return {
     config,
     openStorage: storageOpener(config),
-    managementApi: (cluster) => new ManagementApi(cluster, clusterConfig(config, cluster)),
+    managementApi: (cluster) => new ManagementApi(cluster, clusterConfig(config, cluster), logFailover),
     toolVersion: toolVersion(),
   };
+}
+
+// A node skipped for another is worth a line in the worker's log, wherever it
+// happens; the activities that matter most also return it for the progress.
+function logFailover(note: string): void {
+  try {
+    Context.current().log.warn(note);
+  } catch {
+    // Outside an activity (CLI checks): the result says it.
+  }
 }

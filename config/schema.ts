@@ -115,11 +115,15 @@ export const StorageTarget = z.discriminatedUnion('type', [LocalStorage, S3Stora
 export type StorageTarget = z.infer<typeof StorageTarget>;
 export type S3StorageTarget = z.infer<typeof S3Storage>;
 
+// One URL, or one per node of a cluster: tried in order, the next one when a
+// node does not answer (lib/rabbitmq/endpoints.ts).
+const urlOrList = (url: z.ZodType<string>) => z.union([url, z.array(url).min(1, 'must list at least one URL').max(32)]);
+
 const ClusterConfig = z
   .object({
     management: z
       .object({
-        url: httpUrl,
+        url: urlOrList(httpUrl),
         username: z.string().min(1),
         password: SecretRef,
         timeoutSeconds: z.number().positive().default(30),
@@ -128,7 +132,7 @@ const ClusterConfig = z
       .strict(),
     amqp: z
       .object({
-        url: urlWithoutCredentials(/^amqps?$/, RABBIT_CREDENTIALS),
+        url: urlOrList(urlWithoutCredentials(/^amqps?$/, RABBIT_CREDENTIALS)),
         username: z.string().min(1).optional(),
         password: SecretRef.optional(),
       })

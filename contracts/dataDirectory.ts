@@ -92,6 +92,8 @@ export interface RestoreDataDirectoryResult {
   sourceCluster: string;
   setId: string;
   nodes: Array<{ node: string; queues: number; messages: number; stopWindow: StopWindow }>;
+  // Members of one cluster restored together: started all at once, quorum queues checked.
+  wholeCluster?: { startedTogether: string[]; quorumQueues: number; replicasOnline: number };
 }
 
 // Started only by the workflows that hold the lock, never parsed: a plain type.

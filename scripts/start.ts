@@ -9,6 +9,7 @@ import { backupDefinitionsWorkflowId } from '../common/workflowIds';
 import { DefinitionsWorkflow } from '../contracts/definitions';
 import { createWorker } from '../workers/createWorker';
 import { connectWorker } from '../lib/temporal/connection';
+import { endpointUrls } from '../lib/rabbitmq/endpoints';
 import { startAutomation } from '../workers/automationStartup';
 import { ensureMachineManagementApi } from './devstack/machineRabbit';
 import { SetupError, step } from './devstack/progress';
@@ -45,7 +46,7 @@ async function main(): Promise<number> {
   if (!clusterConfig) throw new SetupError(`cluster "${cluster}" is not in ${source}`);
 
   const temporal = await ensureTemporal(config.temporal.address, config.temporal.webUiUrl);
-  await ensureMachineManagementApi(clusterConfig.management.url);
+  await ensureMachineManagementApi(endpointUrls(clusterConfig.management.url)[0]!);
 
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await connectWorker(config);
@@ -74,7 +75,7 @@ async function main(): Promise<number> {
     cluster,
     component: 'definitions',
   });
-  step(`backing up definitions of "${cluster}" (${clusterConfig.management.url}): ${webUiLink(config, workflowId, handle.firstExecutionRunId)}`);
+  step(`backing up definitions of "${cluster}" (${endpointUrls(clusterConfig.management.url).join(', ')}): ${webUiLink(config, workflowId, handle.firstExecutionRunId)}`);
   let code = 0;
   try {
     const r = await follow(handle, step);

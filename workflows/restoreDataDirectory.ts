@@ -12,6 +12,7 @@ import { parseWorkflowInput } from './toolkit/input';
 import { withDataDirectoryLock } from './toolkit/lock';
 import { trackProgress } from './toolkit/progress';
 import { stopWindow, type SagaTiming } from './toolkit/saga';
+import { membersLeftRunning, restoreWholeCluster } from './steps/wholeClusterRestore';
 import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
 
 // The guide's "Recovery 5: full recovery from a Mnesia backup": checksums and
@@ -53,6 +54,14 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
     const facts = await nodeActivities('dataDirectory', node.taskQueue, timing).quick.inspectDataDirectoryNode({ cluster, node: node.name }).catch((error: unknown) => {
       throw explainFailure(`preflight of ${node.name}`, error, 'nothing was changed');
     });
+    const outside = membersLeftRunning(facts, targets);
+    if (outside.length > 0) {
+      throw ApplicationFailure.create({
+        message: `restore of ${targets.map((t) => t.name).join(', ')} refused, nothing was changed: ${node.name} is a member of a cluster with ${outside.join(', ')}, which this restore would leave running; a data directory put back under running peers diverges from them (they hold newer state), and RabbitMQ refuses or overwrites it. Alternatives: let ${node.name} re-sync from its peers (rabbitmqctl stop_app; rabbitmqctl reset; rabbitmqctl join_cluster ${outside[0]}; rabbitmqctl start_app), or restore the whole cluster together (configure every member under clusters.${cluster}.nodes and leave --nodes out)`,
+        type: FailureType.DataDirectoryRestoreRefused,
+        nonRetryable: true,
+      });
+    }
     const reason = refusal(record, facts, details.nodes);
     if (reason) {
       throw ApplicationFailure.create({
@@ -68,6 +77,11 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
         throw explainFailure(`checking the backup of ${node.name}`, error, 'nothing was changed, the node was not stopped');
       });
     plans.push({ node, record: record!, facts });
+  }
+
+  // Members of one real cluster go back together (RabbitMQ's cluster restart rules).
+  if ((plans[0]?.facts.clusterNodes?.length ?? 0) > 1 && patched('whole-cluster-restore')) {
+    return restoreWholeCluster({ cluster, sourceCluster, setId: set.manifest.setId, storage: set.storage, prefix: set.prefix, method: details.method, plans, timing, progress });
   }
 
   const restored: RestoreDataDirectoryResult['nodes'] = [];

@@ -7,7 +7,7 @@ import { RestoreDefinitionsInput, type RestoreDefinitionsResult } from '../contr
 import { activitiesWithRetry, type ActivitiesFor } from './toolkit/activities';
 import { explainFailure } from './toolkit/failures';
 import { parseWorkflowInput } from './toolkit/input';
-import { trackProgress } from './toolkit/progress';
+import { reportFailover, trackProgress } from './toolkit/progress';
 import { verifiedSetOrRefuse } from './toolkit/verifiedSet';
 
 // The guide's "Restore Definitions Only", made safe: verify checksums first,
@@ -54,7 +54,8 @@ export async function restoreDefinitions(rawInput: RestoreDefinitionsInput): Pro
 
   progress('importing definitions', `${plan.totals.create} to create, ${plan.totals.update} to update`);
   try {
-    await act.importDefinitions({ source, cluster: input.cluster, ...options });
+    const imported = await act.importDefinitions({ source, cluster: input.cluster, ...options });
+    reportFailover(progress, 'management API', imported?.failover);
   } catch (error) {
     throw explainFailure(`importing into cluster ${input.cluster}`, error, await describeChanges(act, source, input.cluster, plan));
   }

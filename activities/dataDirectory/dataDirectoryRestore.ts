@@ -45,6 +45,30 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
       return { putBack: true };
     },
 
+    // After a whole-cluster restore: every quorum queue has a leader and every
+    // member online (polled: elections take a few seconds after the start).
+    async checkQuorumReplicas(input: NodeRef & { timeoutSeconds: number }): Promise<{ quorumQueues: number; replicas: number }> {
+      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const deadline = Date.now() + input.timeoutSeconds * 1000;
+      for (;;) {
+        const replicas = await node.quorumReplicas();
+        const problems = replicas.flatMap((q) => {
+          const offline = q.members.filter((m) => !q.online.includes(m));
+          if (!q.leader) return [`quorum queue ${q.name} in vhost ${q.vhost} has no leader`];
+          return offline.length > 0 ? [`quorum queue ${q.name} in vhost ${q.vhost}: replicas on ${offline.join(', ')} not online`] : [];
+        });
+        if (problems.length === 0) return { quorumQueues: replicas.length, replicas: replicas.reduce((n, q) => n + q.online.length, 0) };
+        if (Date.now() > deadline) {
+          throw ApplicationFailure.create({
+            message: `after restore: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` (+${problems.length - 10} more)` : ''}`,
+            type: FailureType.RestoreVerificationFailed,
+            nonRetryable: true,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    },
+
     async removeAsideDataDirectory(input: NodeRef & { asidePath: string }): Promise<void> {
       await rabbitNode(deps.config, input.cluster, input.node).fs(['rm', '-rf', input.asidePath]);
     },

@@ -4,6 +4,7 @@ import type { Artifact } from '../../common/manifest';
 import { DEFINITIONS_ARTIFACT, setPrefix, VHOSTS_ARTIFACT } from '../../common/backupSetLayout';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import type { ActivityDeps } from '../deps';
+import type { Failover } from '../../lib/rabbitmq/endpoints';
 import { countDefinitions, InvalidDefinitions, parseDefinitions, type Definitions, type DefinitionsCounts } from '../../lib/definitions/model';
 import { exportLacksVhostMetadata, vhostMetadataFromApi } from '../../lib/definitions/vhostMetadata';
 
@@ -15,6 +16,8 @@ export interface ExportedDefinitions {
   vhostMetadata?: Artifact;
   counts: DefinitionsCounts;
   rabbitmqVersion: string | null;
+  // Set when a node of the cluster did not answer and another one did.
+  failover?: Failover;
 }
 
 export function createDefinitionsBackupActivities(deps: ActivityDeps) {
@@ -39,10 +42,11 @@ export function createDefinitionsBackupActivities(deps: ActivityDeps) {
       }
       const prefix = setPrefix(input.cluster, 'definitions', input.setId);
       const artifact = await storeArtifact(backend, prefix, DEFINITIONS_ARTIFACT, bytes, 'application/json');
-      if (!exportLacksVhostMetadata(defs)) return { storage: name, prefix, artifact, counts, rabbitmqVersion };
+      const failover = () => (api.failover ? { failover: api.failover } : {});
+      if (!exportLacksVhostMetadata(defs)) return { storage: name, prefix, artifact, counts, rabbitmqVersion, ...failover() };
       const metadata = vhostMetadataFromApi(await api.listVhosts());
       const vhostMetadata = await storeArtifact(backend, prefix, VHOSTS_ARTIFACT, Buffer.from(`${JSON.stringify(metadata, null, 1)}\n`), 'application/json');
-      return { storage: name, prefix, artifact, vhostMetadata, counts, rabbitmqVersion };
+      return { storage: name, prefix, artifact, vhostMetadata, counts, rabbitmqVersion, ...failover() };
     },
   };
 }

@@ -11,6 +11,7 @@ import { checkCompatibility } from '../../lib/definitions/compatibility';
 import { applyTransforms } from '../../lib/definitions/definitionsTransforms';
 import { exportLacksVhostMetadata, MAX_VHOSTS_BYTES, StoredVhostMetadata, vhostMetadataFromApi, vhostMetadataOf, withVhostMetadata, type VhostMetadata } from '../../lib/definitions/vhostMetadata';
 import type { ManagementApi } from '../../lib/rabbitmq/managementApi';
+import type { Failover } from '../../lib/rabbitmq/endpoints';
 import { refuseUnhealthyTarget } from '../../lib/rabbitmq/healthChecks';
 import type { TransformName } from '../../common/definitionsTransformNames';
 
@@ -109,7 +110,7 @@ export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
     // created first with its metadata (RabbitMQ sets a default queue type only
     // at creation), and description and tags that still differ afterwards are
     // put back. Every step is idempotent, so a retry repeats it safely.
-    async importDefinitions(input: { source: DefinitionsSource; cluster: string } & DefinitionsImportOptions): Promise<void> {
+    async importDefinitions(input: { source: DefinitionsSource; cluster: string } & DefinitionsImportOptions): Promise<{ failover?: Failover }> {
       const api = deps.managementApi(input.cluster);
       const transforms = input.transforms ?? [];
       const { bytes, defs } = await toImport(input.source, transforms);
@@ -125,6 +126,7 @@ export function createDefinitionsRestoreActivities(deps: ActivityDeps) {
       await putDiffering(true);
       await api.importDefinitions(transforms.length === 0 ? bytes : Buffer.from(JSON.stringify(defs)));
       await putDiffering(false);
+      return api.failover ? { failover: api.failover } : {};
     },
   };
 }

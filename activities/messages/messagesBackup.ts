@@ -11,6 +11,7 @@ import { copyRefusal, selectQueues, type QueueDeclaration } from '../../lib/mess
 import type { QueueBackup, QueueIndex } from '../../lib/messages/queueIndex';
 import { DRAIN_SEGMENT_MESSAGES, readQueue } from '../../lib/messages/queueReader';
 import { listQueueSegments, removeSegmentsFrom, scanSegment, segmentRefusal } from '../../lib/messages/storedSegments';
+import type { Failover } from '../../lib/rabbitmq/endpoints';
 import { OpenSegment, type StoredSegment } from '../../lib/messages/segmentWriter';
 
 interface Checkpoint {
@@ -29,7 +30,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
         const refusals = queues.map((q) => copyRefusal(q, rabbitmqVersion)).filter((r): r is string => r !== null);
         if (refusals.length) throw ApplicationFailure.create({ message: refusals.join('; '), type: FailureType.CopyWouldDeadLetter, nonRetryable: true });
       }
-      return { rabbitmqVersion, queues };
+      return { rabbitmqVersion, queues, ...(api.failover ? { failover: api.failover } : {}) };
     },
 
     // One queue into segments. A retry resumes: drain mode from what storage
@@ -43,7 +44,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
       mode: 'copy' | 'drain';
       segmentMiB: number;
       idleSeconds: number;
-    }): Promise<QueueBackup> {
+    }): Promise<QueueBackup & { failover?: Failover }> {
       const ctx = Context.current();
       const { queue } = input;
       const base = { queue, depthAtStart: 0, messages: 0, bodyBytes: 0, segments: [] };
@@ -80,7 +81,8 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
       }
       let nextIndex = segments.length;
 
-      const model = await connectAmqp(input.cluster, clusterConfig(deps.config, input.cluster), queue.vhost);
+      let failover: Failover | undefined;
+      const model = await connectAmqp(input.cluster, clusterConfig(deps.config, input.cluster), queue.vhost, (f) => (failover = f));
       const where = `queue "${queue.name}" in vhost "${queue.vhost}" of cluster ${input.cluster}`;
       let lostConnection: Error | undefined;
       model.on('close', (error?: Error) => (lostConnection = error ?? new Error('connection closed')));
@@ -140,6 +142,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
             bodyBytes: segments.reduce((n, s) => n + s.bodyBytes, 0),
             segments,
             endedBy: read.endedBy,
+            ...(failover ? { failover } : {}),
             ...(read.duplicatesSkipped ? { note: `${read.duplicatesSkipped} redelivered messages of segment ${segments.at(-1)?.artifact.name ?? ''} were already stored and were acked, not stored twice` } : mayRepeat ? { note: mayRepeat } : {}),
           };
         } finally {

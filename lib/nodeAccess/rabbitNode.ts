@@ -19,6 +19,9 @@ export interface NodeFacts {
   queueTypes: string[];
   queues: QueueFacts[];
   dataBytes: number;
+  // Every member of the node's cluster (itself included; just itself when not clustered), and those running.
+  clusterNodes?: string[];
+  runningNodes?: string[];
 }
 
 // One RabbitMQ node, learned from the node itself (never hard-coded paths).
@@ -43,6 +46,7 @@ export class RabbitNode {
     if (!dataDirectory.startsWith('/')) throw this.failure(`rabbitmqctl status reported no data directory`, FailureType.NodeCommandFailed);
     const flags = JSON.parse(await this.ctl(['list_feature_flags', 'name', 'state', '--formatter', 'json'])) as Array<{ name: string; state: string }>;
     const queues = await this.settledQueues();
+    const membership = await this.clusterMembership();
     return {
       nodeName,
       dataDirectory,
@@ -52,7 +56,15 @@ export class RabbitNode {
       queueTypes: [...new Set(queues.map((q) => q.type))].sort(),
       queues,
       dataBytes: await this.bytesUnder(dataDirectory),
+      ...membership,
     };
+  }
+
+  // From cluster_status: a node not clustered lists only itself.
+  async clusterMembership(): Promise<{ clusterNodes: string[]; runningNodes: string[] }> {
+    const status = JSON.parse(await this.ctl(['cluster_status', '--formatter', 'json'])) as { disk_nodes?: unknown; ram_nodes?: unknown; running_nodes?: unknown };
+    const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+    return { clusterNodes: [...new Set([...names(status.disk_nodes), ...names(status.ram_nodes)])].sort(), runningNodes: names(status.running_nodes).sort() };
   }
 
   // Quorum queue counts come from metrics refreshed every few seconds and read 0
@@ -80,6 +92,21 @@ export class RabbitNode {
       for (const row of rows) all.push({ vhost, name: row.name, type: String(row.type), messages: Number(row.messages) || 0 });
     }
     return all.sort((a, b) => `${a.vhost}\0${a.name}`.localeCompare(`${b.vhost}\0${b.name}`));
+  }
+
+  // Each quorum queue's leader, members and the members online (list_queues, every vhost).
+  async quorumReplicas(): Promise<Array<{ vhost: string; name: string; leader: string; members: string[]; online: string[] }>> {
+    const vhosts = JSON.parse(await this.ctl(['list_vhosts', 'name', '--formatter', 'json'])) as Array<{ name: string }>;
+    const all: Array<{ vhost: string; name: string; leader: string; members: string[]; online: string[] }> = [];
+    const names = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+    for (const { name: vhost } of vhosts) {
+      const rows = JSON.parse(await this.ctl(['list_queues', '-p', vhost, 'name', 'type', 'leader', 'members', 'online', '--formatter', 'json'])) as Array<Record<string, unknown>>;
+      for (const row of rows) {
+        if (String(row.type) !== 'quorum') continue;
+        all.push({ vhost, name: String(row.name), leader: typeof row.leader === 'string' ? row.leader : '', members: names(row.members), online: names(row.online) });
+      }
+    }
+    return all;
   }
 
   async bytesUnder(dir: string): Promise<number> {

@@ -5,10 +5,13 @@ import type { ClusterConfig } from '../../config/schema';
 import { withoutUrlCredentials } from './managementApi';
 import { resolveSecret } from '../secrets/resolveSecret';
 import { installAmqplibHooks } from './rawProperties';
+import { endpointUrls, type Failover } from './endpoints';
 
 // An AMQP connection to one vhost of a configured cluster. The password is
-// resolved here and never appears in an error.
-export async function connectAmqp(clusterName: string, cluster: ClusterConfig, vhost: string): Promise<ChannelModel> {
+// resolved here and never appears in an error. With one URL per node, a node
+// that refuses or drops the connection is skipped for the next, and
+// `failover` (when given) learns which ones were skipped and why.
+export async function connectAmqp(clusterName: string, cluster: ClusterConfig, vhost: string, failover?: (f: Failover) => void): Promise<ChannelModel> {
   installAmqplibHooks();
   if (!cluster.amqp) {
     throw ApplicationFailure.create({
@@ -17,10 +20,28 @@ export async function connectAmqp(clusterName: string, cluster: ClusterConfig, v
       nonRetryable: true,
     });
   }
-  const url = new URL(cluster.amqp.url);
-  const username = cluster.amqp.username ?? (decodeURIComponent(url.username) || 'guest');
-  const password = cluster.amqp.password
-    ? resolveSecret(cluster.amqp.password, `clusters.${clusterName}.amqp.password`)
+  const urls = endpointUrls(cluster.amqp.url);
+  const unreachable: string[] = [];
+  for (const [i, raw] of urls.entries()) {
+    try {
+      const connection = await connectOne(clusterName, cluster.amqp, new URL(raw), vhost);
+      if (unreachable.length > 0) failover?.({ unreachable, via: withoutUrlCredentials(raw) });
+      return connection;
+    } catch (error) {
+      // Only a node that does not answer is skipped: a refused login or a missing vhost is the same on every node.
+      if ((error as ApplicationFailure).type !== FailureType.AmqpUnavailable || urls.length === 1) throw error;
+      unreachable.push((error as Error).message.replace(/^AMQP unreachable at /, ''));
+      if (i < urls.length - 1) continue;
+      throw ApplicationFailure.create({ message: `AMQP of cluster ${clusterName} unreachable at every node: ${unreachable.join('; ')}`, type: FailureType.AmqpUnavailable });
+    }
+  }
+  throw new Error('not reached: the loop returns or throws');
+}
+
+async function connectOne(clusterName: string, amqpConfig: NonNullable<ClusterConfig['amqp']>, url: URL, vhost: string): Promise<ChannelModel> {
+  const username = amqpConfig.username ?? (decodeURIComponent(url.username) || 'guest');
+  const password = amqpConfig.password
+    ? resolveSecret(amqpConfig.password, `clusters.${clusterName}.amqp.password`)
     : decodeURIComponent(url.password) || 'guest';
   const where = `${url.protocol}//${url.host} vhost ${vhost}`;
   try {

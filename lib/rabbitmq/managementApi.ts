@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { ClusterConfig } from '../../config/schema';
 import { resolveSecret } from '../secrets/resolveSecret';
+import { endpointUrls, type Failover } from './endpoints';
 
 // user:password@ of any URL in a text: the config schema refuses credentials in
 // URLs, and a message that reaches workflow history must not carry them anyway.
@@ -10,27 +11,38 @@ export function withoutUrlCredentials(text: string): string {
 }
 
 // The RabbitMQ management HTTP API of one cluster. Credentials are resolved
-// here, inside the activity, and appear in no error message.
+// here, inside the activity, and appear in no error message. With one URL per
+// node, a node that does not answer is skipped for the next one (every node of
+// a cluster serves the whole cluster's API), and the skip is kept in `failover`.
 export class ManagementApi {
-  private readonly baseUrl: string;
-  // The base URL as messages show it (never with credentials).
-  private readonly where: string;
+  private readonly baseUrls: string[];
+  // The URL that answered last: tried first, so one dead node costs one failed connect per client.
+  private current = 0;
+  private readonly skipped = new Map<string, string>();
   private readonly username: string;
   private readonly authorization: string;
 
   constructor(
     readonly clusterName: string,
     private readonly cluster: ClusterConfig,
+    // Told of each node skipped (progress, logs).
+    private readonly onFailover?: (note: string) => void,
   ) {
-    this.baseUrl = cluster.management.url.replace(/\/+$/, '');
-    this.where = withoutUrlCredentials(this.baseUrl);
+    this.baseUrls = endpointUrls(cluster.management.url).map((u) => u.replace(/\/+$/, ''));
     this.username = cluster.management.username;
     const password = resolveSecret(cluster.management.password, `clusters.${clusterName}.management.password`);
     this.authorization = `Basic ${Buffer.from(`${this.username}:${password}`).toString('base64')}`;
   }
 
+  // The base URL in use, as messages show it (never with credentials).
   get url(): string {
-    return this.where;
+    return withoutUrlCredentials(this.baseUrls[this.current]!);
+  }
+
+  // Set once a node was skipped: which ones, why, and the node that answered.
+  get failover(): Failover | undefined {
+    if (this.skipped.size === 0) return undefined;
+    return { unreachable: [...this.skipped].map(([url, reason]) => `${url}: ${reason}`), via: this.url };
   }
 
   // Raw bytes as RabbitMQ produced them, so the artifact imports as is.
@@ -119,10 +131,37 @@ export class ManagementApi {
   }
 
   private async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
-    const target = `${this.baseUrl}${path}`;
+    const reasons: string[] = [];
+    for (let n = 0; n < this.baseUrls.length; n += 1) {
+      const i = (this.current + n) % this.baseUrls.length;
+      try {
+        const res = await this.requestAt(this.baseUrls[i]!, method, path, body, timeoutSeconds);
+        if (i !== this.current) {
+          this.current = i;
+          this.onFailover?.(`management API of ${this.clusterName}: went on through ${this.url} (${reasons.join('; ')})`);
+        }
+        return res;
+      } catch (error) {
+        // Only a node that does not answer is skipped: a refusal or an error
+        // answered by RabbitMQ would be the same on every node.
+        if ((error as ApplicationFailure).type !== FailureType.ManagementApiUnreachable || this.baseUrls.length === 1) throw error;
+        const where = withoutUrlCredentials(this.baseUrls[i]!);
+        const reason = (error as Error).message.replace(` at ${where}`, '');
+        this.skipped.set(where, reason);
+        reasons.push(`${where}: ${reason}`);
+      }
+    }
+    throw ApplicationFailure.create({
+      message: `management API of cluster ${this.clusterName} unreachable at every node: ${reasons.join('; ')}`,
+      type: FailureType.ManagementApiUnreachable,
+    });
+  }
+
+  private async requestAt(baseUrl: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: Buffer | undefined, timeoutSeconds: number): Promise<Response> {
+    const where = withoutUrlCredentials(baseUrl);
     let res: Response;
     try {
-      res = await fetch(target, {
+      res = await fetch(`${baseUrl}${path}`, {
         method,
         headers: { authorization: this.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
         body,
@@ -132,15 +171,15 @@ export class ManagementApi {
       const timedOut = (error as { name?: string }).name === 'TimeoutError';
       throw ApplicationFailure.create({
         message: timedOut
-          ? `management API at ${this.where} did not answer ${method} ${path} within ${timeoutSeconds} s`
-          : `management API unreachable at ${this.where}: ${withoutUrlCredentials(describeNetworkError(error))}`,
+          ? `management API at ${where} did not answer ${method} ${path} within ${timeoutSeconds} s`
+          : `management API unreachable at ${where}: ${withoutUrlCredentials(describeNetworkError(error))}`,
         type: FailureType.ManagementApiUnreachable,
       });
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       throw ApplicationFailure.create({
-        message: `authentication failed for ${this.username} at ${this.where}${res.status === 403 ? ' (user lacks the administrator tag)' : ''}`,
+        message: `authentication failed for ${this.username} at ${where}${res.status === 403 ? ' (user lacks the administrator tag)' : ''}`,
         type: FailureType.AuthenticationFailed,
         nonRetryable: true,
       });
@@ -149,7 +188,7 @@ export class ManagementApi {
       const reason = (await res.text()).slice(0, 500);
       const retryable = res.status >= 500 || res.status === 429;
       throw ApplicationFailure.create({
-        message: `${method} ${this.where}${path} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
+        message: `${method} ${where}${path} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
         type: method !== 'GET' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
         nonRetryable: !retryable,
       });

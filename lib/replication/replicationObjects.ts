@@ -15,7 +15,8 @@ export const shovelName = (source: string, destination: string, queue: string) =
 export const upstreamName = (source: string, destination: string) => `${pairPrefix(source, destination)}upstream`;
 export const federationPolicyName = (source: string, destination: string) => `${pairPrefix(source, destination)}federation`;
 
-export function shovelValue(sourceUri: string, destinationUri: string, queue: string): Record<string, unknown> {
+// A URI list (one per node) is passed as a list: the shovel dials the next when one is down.
+export function shovelValue(sourceUri: string | string[], destinationUri: string | string[], queue: string): Record<string, unknown> {
   return {
     'src-protocol': 'amqp091',
     'src-uri': sourceUri,
@@ -29,7 +30,7 @@ export function shovelValue(sourceUri: string, destinationUri: string, queue: st
   };
 }
 
-export function upstreamValue(sourceUri: string): Record<string, unknown> {
+export function upstreamValue(sourceUri: string | string[]): Record<string, unknown> {
   return { uri: sourceUri, 'ack-mode': 'on-confirm', 'trust-user-id': false };
 }
 

@@ -16,6 +16,8 @@ export interface IsolatedNodeOptions {
   managementPort: number;
   distPort: number;
   plugins?: string[];
+  // The Erlang cookie, for nodes that must talk to each other (a cluster); default: one of the node's own.
+  cookie?: string;
 }
 
 // A RabbitMQ node of our own (never the machine's shared one): its own ports,
@@ -66,6 +68,8 @@ export class IsolatedRabbitNode {
     await assertPortFree(managementPort, `management of ${this.nodeName}`, hint);
     await assertPortFree(distPort, `Erlang distribution of ${this.nodeName}`, hint);
     mkdirSync(this.dir, { recursive: true });
+    // HOME is the node's dir: its .erlang.cookie is the one its CLI tools and its peers use.
+    if (this.options.cookie) writeFileSync(path.join(this.dir, '.erlang.cookie'), this.options.cookie, { mode: 0o400 });
     writeFileSync(
       path.join(this.dir, 'rabbitmq.conf'),
       [

@@ -1,6 +1,8 @@
 import { setHandler } from '@temporalio/workflow';
 import { PROGRESS_LOG_SIZE, progressLine, progressQuery, type Progress } from '../../common/progress';
 
+import type { Failover } from '../../lib/rabbitmq/endpoints';
+
 export type ReportProgress = (step: string, detail?: string) => void;
 
 // Steps an operator can follow live (`--wait`, Web UI queries).
@@ -13,4 +15,9 @@ export function trackProgress(): ReportProgress {
     current.detail = detail;
     current.log = [...(current.log ?? []), progressLine(step, detail)].slice(-PROGRESS_LOG_SIZE);
   };
+}
+
+// A step that went on through another node of the cluster names the ones that did not answer.
+export function reportFailover(progress: ReportProgress, what: string, failover: Failover | undefined): void {
+  if (failover) progress('node skipped', `${what}: ${failover.unreachable.join('; ')}; went on through ${failover.via}`);
 }

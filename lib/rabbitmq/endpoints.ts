@@ -1,0 +1,13 @@
+// A cluster's management or AMQP address: one URL, or one per node. Kept
+// as the operator wrote it in the config; every reader goes through here.
+export function endpointUrls(url: string | readonly string[]): string[] {
+  return typeof url === 'string' ? [url] : [...url];
+}
+
+// What a client that went on through another node says about the ones it
+// skipped: "<url>: <reason>", for progress lines and results (no credentials:
+// the config refuses them in URLs).
+export interface Failover {
+  unreachable: string[];
+  via: string;
+}
