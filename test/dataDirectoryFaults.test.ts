@@ -88,7 +88,7 @@ describe('data-directory faults', () => {
     await Promise.all([a.reset(), b.reset()]);
   });
 
-  test('storage fails mid-upload of the staged copy: the error is reported, RabbitMQ runs, the staging copy is removed, no manifest', async () => {
+  test('storage fails mid-upload of the staged copy: the error is reported, RabbitMQ runs, the staging copy and the partial set are removed', async () => {
     const config = dataConfig([a]);
     const { activityOverrides, real } = faultyStorage(config, { cutAfter: 256 * 1024 });
     const h = await startDataHarness(config, { activityOverrides });
@@ -104,8 +104,8 @@ describe('data-directory faults', () => {
       const failed = events.lastIndexOf('EVENT_TYPE_ACTIVITY_TASK_FAILED');
       assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:startNodeApp') < events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:streamDataDirectory'), 'the upload ran after the restart');
       assert.ok(events.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:removeStagedCopy') > failed && failed > 0, 'staging removed after the upload failed');
-      const objects = await real.list('c/data-directory/');
-      assert.equal(objects.filter((o) => o.key.endsWith('manifest.json')).length, 0, 'no manifest for the partial set');
+      assert.ok(events.includes('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:removeIncompleteSet'), 'the partial set was cleaned up');
+      assert.deepEqual(await real.list('c/data-directory/'), [], 'nothing of the partial set is left');
     } finally {
       await h.stop();
     }

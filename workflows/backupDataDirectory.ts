@@ -14,6 +14,7 @@ import { withDataDirectoryLock } from './toolkit/lock';
 import { writeSetManifest } from './toolkit/manifest';
 import { trackProgress } from './toolkit/progress';
 import { allOrCancel, type SagaTiming, whileStopped } from './toolkit/saga';
+import { removingIncompleteSet } from './toolkit/incompleteSet';
 
 // What the manifest records per node (details.nodes[]).
 export interface NodeBackupRecord extends StreamedDataDirectory, CopyFigures {
@@ -83,9 +84,13 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
       });
     return { files: r.files, bytes: r.bytes, seconds: r.seconds, changedWhileCopied: r.changedWhileCopied };
   };
+  // Set once anything may have been written into the set.
+  let uploadStarted = false;
   // Reads `from`: the data directory itself (app stopped) or its staging copy (app running).
-  const upload = (p: NodePlan, from: string) => () =>
-    nodeActivities('dataDirectory', p.node.taskQueue, timing).streaming.streamDataDirectory({ cluster, node: p.node.name, storage, prefix, method, dataDirectory: from, dataBytes: p.facts.dataBytes });
+  const upload = (p: NodePlan, from: string) => () => {
+    uploadStarted = true;
+    return nodeActivities('dataDirectory', p.node.taskQueue, timing).streaming.streamDataDirectory({ cluster, node: p.node.name, storage, prefix, method, dataDirectory: from, dataBytes: p.facts.dataBytes });
+  };
   const uploadStaged = async (p: NodePlan): Promise<StreamedDataDirectory> => {
     progress('uploading staged copy', `${p.node.name}: tar | zstd | upload (${method}) of ${p.staging!.tree}, RabbitMQ running`);
     return upload(p, p.staging!.tree)().catch((error: unknown) => {
@@ -199,7 +204,8 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
 
   let outcome: { ok: true; value: Awaited<ReturnType<typeof backup>> } | { ok: false; error: unknown };
   try {
-    outcome = { ok: true, value: await backup() };
+    // A failed backup's partial set (no manifest: never restorable) is removed; the nodes were restarted before.
+    outcome = { ok: true, value: await removingIncompleteSet({ storage, cluster, component: 'data-directory', setId }, { mayHoldData: () => uploadStarted }, backup) };
   } catch (error) {
     outcome = { ok: false, error };
   }
