@@ -123,9 +123,13 @@ describe('a real three-node cluster', () => {
     assert.deepEqual(await cluster.runningNodes(first), cluster.nodes.map((n) => n.nodeName).sort(), 'the killed node rejoined');
   });
 
-  test('a node killed (kill -9) during another node\'s data-directory backup: that backup completes, its node runs, the set verifies', async () => {
-    const [target, , victim] = cluster.nodes as [IsolatedRabbitNode, IsolatedRabbitNode, IsolatedRabbitNode];
-    const handle = await h.client.workflow.start('backupDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('dd-kill'), args: [{ cluster: 'c', nodes: [target.nodeName], copy: 'while-stopped', ...quick }] });
+  test('one at a time, a node killed (kill -9) while another is backed up: the backup of the other two completes in order, each runs again, the set verifies', async () => {
+    const [first, second, victim] = cluster.nodes as [IsolatedRabbitNode, IsolatedRabbitNode, IsolatedRabbitNode];
+    const handle = await h.client.workflow.start('backupDataDirectory', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: workflowId('dd-kill'),
+      args: [{ cluster: 'c', nodes: [first.nodeName, second.nodeName], mode: 'one-at-a-time', copy: 'while-stopped', ...quick }],
+    });
     const deadline = Date.now() + 120_000;
     // The progress query exists once the workflow holds the cluster lock.
     const step = () => handle.query(progressQuery).then((p) => p.step, () => 'starting');
@@ -133,8 +137,10 @@ describe('a real three-node cluster', () => {
     killBeam(victim);
     try {
       const result = (await handle.result()) as BackupDataDirectoryResult;
-      assert.deepEqual(result.nodes.map((n) => n.node), [target.nodeName]);
-      assert.ok(await appRunning(target), 'the backed-up node runs again');
+      assert.deepEqual(result.nodes.map((n) => n.node), [first.nodeName, second.nodeName]);
+      const [n1, n2] = result.nodes;
+      assert.ok(n1!.stopWindow.runningAt <= n2!.stopWindow.stoppedAt, 'one at a time: the second node stops only after the first runs again');
+      assert.ok((await appRunning(first)) && (await appRunning(second)), 'both backed-up nodes run again');
       const manifest = await readManifest(local, `c/data-directory/${result.setId}`);
       assert.equal((await verifySet(local, `c/data-directory/${result.setId}`, manifest)).ok, true);
     } finally {
@@ -143,13 +149,13 @@ describe('a real three-node cluster', () => {
     assert.deepEqual(await settledCounts(cluster.seed, expected), expected, 'nothing lost');
   });
 
-  test('restore of one node of the running cluster is refused with the reason and the alternative; nothing changed', async () => {
-    const backup = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', mode: 'one-at-a-time', copy: 'while-stopped', ...quick });
-    assert.deepEqual(backup.nodes.map((n) => n.node), cluster.nodes.map((n) => n.nodeName));
-    const [n1, n2] = backup.nodes;
-    assert.ok(n1!.stopWindow.runningAt <= n2!.stopWindow.stoppedAt, 'one at a time: the second node stops only after the first runs again');
+  let allTogether: BackupDataDirectoryResult;
+  test('all together: one stop window for the whole cluster; a restore of one member of the running cluster is refused with the reason and the alternative, nothing changed', async () => {
+    allTogether = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', mode: 'all-together', ...quick });
+    assert.equal(new Set(allTogether.nodes.map((n) => JSON.stringify(n.stopWindow))).size, 1, 'one stop window for the consistent set');
+    assert.deepEqual(allTogether.nodes.map((n) => n.copy), ['pre-copy', 'pre-copy', 'pre-copy'], 'each node pre-copied while running, only its changes copied while stopped');
     const refused = await failureOf(
-      h.client.workflow.execute('restoreDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('one-node'), args: [{ cluster: 'c', from: backup.setId, nodes: [cluster.nodes[1]!.nodeName], ...quick }] }),
+      h.client.workflow.execute('restoreDataDirectory', { taskQueue: config.temporal.taskQueue, workflowId: workflowId('one-node'), args: [{ cluster: 'c', from: allTogether.setId, nodes: [cluster.nodes[1]!.nodeName], ...quick }] }),
     );
     assert.equal(refused.type, 'DataDirectoryRestoreRefused');
     assert.match(refused.message, /nothing was changed/);
@@ -158,10 +164,9 @@ describe('a real three-node cluster', () => {
     for (const node of cluster.nodes) assert.ok(await appRunning(node), `${node.nodeName} still runs`);
   });
 
-  test('whole cluster: all-together backup, then a restore that starts every node at once; counts as in the manifest, quorum leader and every replica', async () => {
-    const backup = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', mode: 'all-together', ...quick });
-    assert.equal(new Set(backup.nodes.map((n) => JSON.stringify(n.stopWindow))).size, 1, 'one stop window for the consistent set');
-    assert.deepEqual(backup.nodes.map((n) => n.copy), ['pre-copy', 'pre-copy', 'pre-copy'], 'each node pre-copied while running, only its changes copied while stopped');
+  test('whole-cluster restore: every member started at once; counts as in the manifest, the quorum leader and every replica online', async () => {
+    const backup = allTogether;
+    assert.ok(backup, 'the all-together set of the test before');
     // Change the cluster after the backup: the restore must undo it.
     await cluster.nodes[1]!.ctl(['purge_queue', 'cl-classic-2']);
     await cluster.nodes[2]!.ctl(['delete_queue', 'cl-classic-3']);
