@@ -196,7 +196,10 @@ function scheduledIn(history: HistoryEvent[], b: Boundary): HistoryEvent | undef
   return undefined;
 }
 
-type Watch = { hit: true; note: string } | { hit: false; note: string };
+interface Watch {
+  hit: boolean;
+  note: string;
+}
 
 // Polls until the kill point is reached (hit) or can no longer be (the activity
 // closed before it was seen running, or the workflow ended).
@@ -327,12 +330,15 @@ export async function runCrashLoop<S, R>(o: CrashLoopOptions<S, R>): Promise<Cra
     const cleanStart = Date.now();
     const cleanState = await o.prepare('clean');
     const cleanHandle = await start('clean', cleanState);
+    const cleanRun = Date.now();
     const cleanOutcome = await outcomeOf<R>(cleanHandle, runTimeoutMs);
+    const cleanChecks = Date.now();
     const cleanProblems = await checked('clean', cleanState, cleanOutcome, cleanHandle, undefined, false);
+    const split = `prepare ${((cleanRun - cleanStart) / 1000).toFixed(1)} s, workflow ${((cleanChecks - cleanRun) / 1000).toFixed(1)} s, checks ${((Date.now() - cleanChecks) / 1000).toFixed(1)} s`;
     if (!cleanOutcome.ok) cleanProblems.push(`the clean run failed: ${describeOutcome(cleanOutcome)}`);
     const boundaries = boundariesOf(await events(cleanHandle));
     const clean = { seconds: (Date.now() - cleanStart) / 1000, problems: cleanProblems, outcome: cleanOutcome };
-    o.onPoint?.(`clean run: ${boundaries.length} activities (${boundaries.map((b) => `${b.activityType} ${b.cleanMs ?? '?'} ms`).join(', ')}) -> ${describeOutcome(cleanOutcome)} in ${clean.seconds.toFixed(1)} s`);
+    o.onPoint?.(`clean run: ${boundaries.length} activities (${boundaries.map((b) => `${b.activityType} ${b.cleanMs ?? '?'} ms`).join(', ')}) -> ${describeOutcome(cleanOutcome)} in ${clean.seconds.toFixed(1)} s (${split})`);
 
     const points: Array<PointReport<R>> = [];
     const all = killPointsOf(boundaries).filter((p) => !o.only || o.only(p));
@@ -349,13 +355,17 @@ export async function runCrashLoop<S, R>(o: CrashLoopOptions<S, R>): Promise<Cra
         watched.push({ point, watch });
         if (!watch.hit) continue;
         const dead = worker.pid!;
+        const killedAt = Date.now();
         await killHard(worker);
         await afterKill(handle, dead);
         worker = await o.spawnWorker();
+        watch.note += `; a new worker polled ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`;
       }
       const outcome = await outcomeOf<R>(handle, runTimeoutMs);
+      const checksFrom = Date.now();
       const problems = await checked(label, state, outcome, handle, group.length === 1 ? group[0] : undefined, watched.some((w) => w.watch.hit));
       const seconds = (Date.now() - t0) / 1000;
+      if (group.length > 1) o.onPoint?.(`run of ${group.length} points: ${watched.filter((w) => w.watch.hit).length} kills, ${describeOutcome(outcome)}; ${seconds.toFixed(1)} s (checks ${((Date.now() - checksFrom) / 1000).toFixed(1)} s)`);
       for (const { point, watch } of watched) {
         const report: PointReport<R> = { point, hit: watch.hit, note: watch.note, seconds, problems, ...outcome };
         points.push(report);
