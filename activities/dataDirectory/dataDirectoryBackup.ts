@@ -7,7 +7,7 @@ import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
 import { Restic } from '../../lib/restic/restic';
 import { resticRepository } from '../../lib/restic/repository';
 import type { ActivityDeps } from '../deps';
-import { streamWatch } from './streaming';
+import { beating, streamWatch } from './streaming';
 
 
 export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
@@ -47,8 +47,10 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     // Idempotent: retried by the workflow until the node runs and accepts connections.
     async startNodeApp(input: NodeRef): Promise<void> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
-      await node.startApp();
-      await node.acceptsConnections();
+      await beating(async () => {
+        await node.startApp();
+        await node.acceptsConnections();
+      });
     },
 
     // tar | compress | upload in one streamed pass while the app is stopped: no temp file.

@@ -4,7 +4,7 @@ import type { ActivityDeps } from '../deps';
 import { readNodeTar, type NodeArtifactRef } from '../../lib/dataDirectory/artifactReader';
 import { nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { QueueFacts } from '../../lib/nodeAccess/rabbitNode';
-import { streamWatch } from './streaming';
+import { beating, streamWatch } from './streaming';
 
 export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
   return {
@@ -38,11 +38,13 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
     // Compensation: the data directory as it was before the restore.
     async putBackDataDirectory(input: NodeRef & { dataDirectory: string; asidePath: string }): Promise<{ putBack: boolean }> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
-      if (!(await node.exists(input.asidePath))) return { putBack: false };
-      if (await node.appRunning()) await node.stopApp();
-      await node.fs(['rm', '-rf', input.dataDirectory]);
-      await node.fs(['mv', input.asidePath, input.dataDirectory]);
-      return { putBack: true };
+      return beating(async () => {
+        if (!(await node.exists(input.asidePath))) return { putBack: false };
+        if (await node.appRunning()) await node.stopApp();
+        await node.fs(['rm', '-rf', input.dataDirectory]);
+        await node.fs(['mv', input.asidePath, input.dataDirectory]);
+        return { putBack: true };
+      });
     },
 
     // After a whole-cluster restore: every quorum queue has a leader and every

@@ -5,7 +5,7 @@ import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
 import { hostFor, nodeConfig, type NodeRef } from '../../lib/nodeAccess/hosts';
 import { assertStaging, NotStaging, preCopy, removeStaging, stagingLayout, syncDelta, treeBytes, type DeltaResult, type PreCopyResult } from '../../lib/dataDirectory/stagedCopy';
-import { streamWatch } from './streaming';
+import { beating, streamWatch } from './streaming';
 
 export interface StagingPlan {
   copy: 'pre-copy' | 'while-stopped';
@@ -149,7 +149,7 @@ export function createStagingActivities(deps: ActivityDeps) {
     // (stopping any copy into it still running in this worker first).
     async removeStagedCopy(input: NodeRef & { staging: string }): Promise<{ removed: boolean }> {
       try {
-        return { removed: await exclusive(input.staging, 'the staging copy is being removed', undefined, () => removeStaging(input.staging)) };
+        return { removed: await beating(() => exclusive(input.staging, 'the staging copy is being removed', undefined, () => removeStaging(input.staging))) };
       } catch (error) {
         throw stagingFailure(`removing the staging copy ${input.staging}`, error);
       }

@@ -32,3 +32,18 @@ export function streamWatch(phase: string, bytesTotal?: number) {
     },
   };
 }
+
+// Heartbeats every 2 s while `work` runs, for steps that wait on RabbitMQ
+// (start_app, putting a directory back): a worker that dies meanwhile is
+// noticed at the heartbeat timeout and the step retried on a live worker,
+// instead of the attempt timeout eating the node-start deadline.
+export async function beating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const ticker = setInterval(() => context.heartbeat(), 2000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(ticker);
+  }
+}

@@ -76,13 +76,18 @@ export function nodeActivities<C extends 'dataDirectory' | 'configuration'>(_com
       taskQueue,
       scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
       startToCloseTimeout: Math.min(timing.retry.attemptTimeoutSeconds, 300) * 1000,
+      heartbeatTimeout: timing.heartbeatTimeoutSeconds * 1000,
       retry: often(nonRetryableFailureTypes),
     }),
     // start_app is retried until the node is back, for as long as nodeStartTimeoutSeconds allows.
+    // These steps heartbeat while they wait: a worker that dies meanwhile is
+    // noticed at the heartbeat timeout, not at the attempt timeout (which could
+    // use up the whole deadline and leave the node stopped).
     restart: proxyActivities<ActivitiesByComponent[C]>({
       taskQueue,
       scheduleToCloseTimeout: timing.nodeStartTimeoutSeconds * 1000,
       startToCloseTimeout: Math.min(timing.nodeStartTimeoutSeconds, 300) * 1000,
+      heartbeatTimeout: timing.heartbeatTimeoutSeconds * 1000,
       retry: often([FailureType.UnknownNode]),
     }),
   };
