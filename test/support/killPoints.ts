@@ -10,7 +10,7 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ensureWorkerBuilt, spawnCompiledWorker } from '../../cli/compiledWorker';
-import { killHard } from './workerProcess';
+import { killHard, workerPolling } from './workerProcess';
 
 const { EventType, PendingActivityState } = temporal.api.enums.v1;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -101,22 +101,7 @@ export async function spawnBuiltWorker(configFile: string, env: NodeJS.ProcessEn
     }
   }
   const child = spawnCompiledWorker(['--config', configFile], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 120 s: ${stderr}`)), 120_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('worker polling task queue')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}: ${stderr}`));
-    });
-  });
-  child.removeAllListeners('exit');
+  await workerPolling(child);
   // Keep draining stderr so the worker never blocks on a full pipe.
   child.stderr!.removeAllListeners('data');
   child.stderr!.resume();

@@ -18,6 +18,20 @@ export async function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  await workerPolling(child);
+  return child;
+}
+
+export function killHard(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+// Resolves once a spawned worker process polls its task queue (stderr says so); rejects if it exits first.
+export async function workerPolling(child: ChildProcess): Promise<void> {
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker did not start within 120 s: ${stderr}`)), 120_000);
@@ -28,19 +42,10 @@ export async function spawnWorker(configFile: string, env: NodeJS.ProcessEnv = {
         resolve();
       }
     });
-    child.on('exit', (code) => {
+    child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited with ${code}: ${stderr}`));
     });
   });
   child.removeAllListeners('exit');
-  return child;
-}
-
-export function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 }
