@@ -64,16 +64,31 @@ function goModOf(cwd: string): string {
   return goMod;
 }
 
-// GET path with the token, trusting only the server's own self-signed certificate.
-function ready(server: string, ca: string, token: string): Promise<boolean> {
+// GET /readyz?verbose with the token, trusting only the server's own
+// self-signed certificate: 200, or the checks that failed (for the error).
+function readiness(server: string, ca: string, token: string): Promise<{ ready: boolean; detail: string }> {
   return new Promise((resolve) => {
-    const req = https.get(`${server}/readyz`, { ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
+    const req = https.get(`${server}/readyz?verbose`, { ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body = (body + chunk).slice(-20_000)));
+      res.on('end', () => {
+        const failed = body.split('\n').filter((l) => l.startsWith('[-]')).map((l) => l.slice(3).trim());
+        resolve({ ready: res.statusCode === 200, detail: `HTTP ${res.statusCode}${failed.length ? `, failing: ${failed.join('; ')}` : ''}` });
+      });
     });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
+    req.on('error', (error) => resolve({ ready: false, detail: error.message }));
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
   });
+}
+
+// The last lines of a log, for an error that must say why without a second look.
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 export interface RunningKubernetes {
@@ -132,19 +147,28 @@ export async function startKubernetesApiServer(options: { dir: string; etcdPort:
   };
   const server = `https://127.0.0.1:${options.apiPort}`;
   const ca = path.join(dir, 'certs', 'apiserver.crt');
+  // Under a loaded CI machine etcd's first fsyncs and the apiserver's
+  // post-start hooks can take minutes; the error says which part was not ready.
+  let last = 'no certificate yet';
   try {
     await waitFor(
-      `kube-apiserver on ${server} (log: ${path.join(dir, 'kubernetes.log')})`,
+      `kube-apiserver on ${server}`,
       async () => {
-        if (apiserver.exitCode !== null || etcd.exitCode !== null) throw new Error('exited');
-        return existsSync(ca) && (await ready(server, ca, token));
+        if (apiserver.exitCode !== null || etcd.exitCode !== null) return true;
+        if (!existsSync(ca)) return false;
+        const r = await readiness(server, ca, token);
+        last = r.detail;
+        return r.ready;
       },
-      120_000,
+      240_000,
       500,
     );
+    const exited = apiserver.exitCode !== null ? `kube-apiserver exited ${apiserver.exitCode}` : etcd.exitCode !== null ? `etcd exited ${etcd.exitCode}` : null;
+    if (exited) throw new SetupError(exited);
   } catch (error) {
     await stop();
-    throw error;
+    const logFile = path.join(dir, 'kubernetes.log');
+    throw new SetupError(`${(error as Error).message} (last readiness answer: ${last}; log ${logFile}, last lines:\n${logTail(logFile)})`);
   }
   const kubeconfig = path.join(dir, 'kubeconfig.yaml');
   writeFileSync(

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, openSync } from 'node:fs';
 import { ensureGoTool, MINIO } from './goTools';
 import { assertPortFree, waitFor } from './ports';
-import { step } from './progress';
+import { SetupError, step } from './progress';
 import { stopChild } from './temporal';
 
 export interface RunningMinio {
@@ -45,7 +45,7 @@ export async function startMinio(options: { port: number; dataDir: string; logFi
   await waitFor(
     `MinIO on ${endpoint} (log: ${options.logFile})`,
     async () => {
-      if (exited) throw new Error('exited');
+      if (exited) throw new SetupError(`MinIO exited before it was ready (log: ${options.logFile})`);
       return (await fetch(`${endpoint}/minio/health/live`)).ok;
     },
     60_000,

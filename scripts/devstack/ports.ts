@@ -13,8 +13,23 @@ export async function assertPortFree(port: number, what: string, hint: string): 
   if (!(await isPortFree(port))) throw new SetupError(`port ${port} (${what}) is in use: ${hint}`);
 }
 
-// A port the OS says is free now; tests use these so runs never collide.
-export function freePort(): Promise<number> {
+// Ports this process handed out: the OS may offer a just-released port again,
+// and two services of one stack must never be given the same one.
+const handedOut = new Set<number>();
+
+// A port the OS says is free now, never one already handed out by this
+// process; tests use these so runs never collide.
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await osFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function osFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -29,7 +44,13 @@ export function freePort(): Promise<number> {
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    // A SetupError from the check (a process exited) ends the wait at once;
+    // any other error (refused, reset) means "not yet".
+    const ok = await check().catch((error: unknown) => {
+      if (error instanceof SetupError) throw error;
+      return false;
+    });
+    if (ok) return;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new SetupError(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);

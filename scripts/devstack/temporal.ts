@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { searchAttributeNames } from '../../common/searchAttributes';
 import { ensureGoTool, TEMPORAL_CLI } from './goTools';
 import { assertPortFree, freePort, waitFor } from './ports';
-import { step } from './progress';
+import { SetupError, step } from './progress';
 
 const run = promisify(execFile);
 
@@ -55,7 +55,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   await waitFor(
     `Temporal dev server on ${address} (log: ${options.logFile})`,
     async () => {
-      if (exited) throw new Error('exited');
+      if (exited) throw new SetupError(`the Temporal dev server exited before it was ready (log: ${options.logFile})`);
       return isTemporalHealthy(address);
     },
     90_000,
