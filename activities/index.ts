@@ -10,6 +10,7 @@ import { createValidationActivities } from './validation/validation';
 import { createMessageActivities } from './messages';
 import { createNodeActivities } from './dataDirectory/index';
 import { createReplicationActivities } from './replication/replication';
+import { createVolumeSnapshotActivities } from './volumeSnapshot/volumeSnapshotBackup';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConfigurationActivities(deps),
     ...createKubernetesConfigurationActivities(deps),
     ...createReplicationActivities(deps),
+    ...createVolumeSnapshotActivities(deps),
   };
 }
 
@@ -42,4 +44,5 @@ export type RetentionActivities = ReturnType<typeof createRetentionActivities>;
 export type ValidationActivities = ReturnType<typeof createValidationActivities>;
 export type DrillActivities = ReturnType<typeof createDrillActivities>;
 export type ReplicationActivities = ReturnType<typeof createReplicationActivities>;
+export type VolumeSnapshotActivities = ReturnType<typeof createVolumeSnapshotActivities>;
 export { defaultDeps, type ActivityDeps } from './deps';

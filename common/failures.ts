@@ -49,6 +49,10 @@ export const FailureType = {
   // An encrypted artifact sealed with a key this worker does not hold: the
   // operator adds it to encryption.previousKeys, retrying cannot help.
   EncryptionKeyMissing: 'EncryptionKeyMissing',
+  // CSI VolumeSnapshots (the guide's Option A): the snapshot controller
+  // reported an error, or a snapshot was not ready by its deadline.
+  VolumeSnapshotFailed: 'VolumeSnapshotFailed',
+  VolumeSnapshotTimeout: 'VolumeSnapshotTimeout',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -84,4 +88,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.ConfigurationPathRefused,
   FailureType.DefinitionsIncompatible,
   FailureType.TargetUnhealthy,
+  FailureType.VolumeSnapshotFailed,
+  FailureType.VolumeSnapshotTimeout,
 ];

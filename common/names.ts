@@ -8,7 +8,7 @@ export const ResourceName = z
 // An Erlang node name as `rabbitmqctl status` reports it; also an artifact-name part (no slash).
 export const NodeName = z.string().regex(/^[^@\s/]+@[^@\s/]+$/, 'must be an Erlang node name like rabbit@host');
 
-export const Component = z.enum(['definitions', 'messages', 'configuration', 'data-directory']);
+export const Component = z.enum(['definitions', 'messages', 'configuration', 'data-directory', 'volume-snapshot']);
 export type Component = z.infer<typeof Component>;
 
 // <UTC timestamp>-<id>, e.g. 20261125T063000Z-3f9a1c2e: sorts by time as text.

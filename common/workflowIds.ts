@@ -35,6 +35,10 @@ export function dataDirectoryLockWorkflowId(cluster: string): string {
   return `rabbitvault-data-directory-lock-${cluster}`;
 }
 
+export function backupVolumeSnapshotWorkflowId(cluster: string, at: Date): string {
+  return `backup-snapshot-${cluster}-${compactUtc(at)}`;
+}
+
 export function backupConfigurationWorkflowId(cluster: string, at: Date): string {
   return `backup-configuration-${cluster}-${compactUtc(at)}`;
 }

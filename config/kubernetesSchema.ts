@@ -19,6 +19,8 @@ export const KubernetesAccess = z
     statefulSet: ObjectName.optional(),
     // Default: the PVCs labelled app.kubernetes.io/instance=<release>, else one named after the release.
     persistentVolumeClaims: z.array(ObjectName).optional(),
+    // The VolumeSnapshotClass of `backup snapshot` (the guide's csi-snapclass).
+    volumeSnapshotClass: ObjectName.optional(),
   })
   .strict();
 export type KubernetesAccess = z.infer<typeof KubernetesAccess>;

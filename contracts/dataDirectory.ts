@@ -12,7 +12,7 @@ export const DataDirectoryCopy = z.enum(['pre-copy', 'while-stopped']);
 export type DataDirectoryCopy = z.infer<typeof DataDirectoryCopy>;
 
 // How long a node may stay stopped, and how its restart is awaited.
-const downtime = {
+export const downtime = {
   // Past this the copy is abandoned and the node restarted (the backup fails with DowntimeLimitReached).
   downtimeLimitSeconds: z.number().positive().max(86400).default(600),
   // How long start_app is retried until the node runs and accepts AMQP connections again.

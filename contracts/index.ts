@@ -13,6 +13,7 @@ import { ReplicationWorkflow, type ReplicationContracts } from './replication';
 import { RetentionWorkflow, type RetentionContracts } from './retention';
 import { SchedulesWorkflow, type SchedulesContracts } from './schedules';
 import { ValidationWorkflow, type ValidationContracts } from './validation';
+import { VolumeSnapshotWorkflow, type VolumeSnapshotContracts } from './volumeSnapshot';
 
 export type WorkflowContracts = DefinitionsContracts &
   BackupSetsContracts &
@@ -24,7 +25,8 @@ export type WorkflowContracts = DefinitionsContracts &
   ValidationContracts &
   DrillsContracts &
   SchedulesContracts &
-  ReplicationContracts;
+  ReplicationContracts &
+  VolumeSnapshotContracts;
 
 export type WorkflowName = keyof WorkflowContracts;
 export type WorkflowInput<N extends WorkflowName> = WorkflowContracts[N]['input'];
@@ -46,6 +48,7 @@ export const WORKFLOW_NAMES = [
   ...Object.values(DrillsWorkflow),
   ...Object.values(SchedulesWorkflow),
   ...Object.values(ReplicationWorkflow),
+  ...Object.values(VolumeSnapshotWorkflow),
 ];
 
 // Compile time: the list above and the table name the same workflows.

@@ -17,3 +17,4 @@ export { setupReplication } from './setupReplication';
 export { stopReplication } from './stopReplication';
 export { replicationStatus } from './replicationStatus';
 export { failover } from './failover';
+export { backupVolumeSnapshot } from './backupVolumeSnapshot';

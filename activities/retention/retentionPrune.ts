@@ -10,6 +10,8 @@ import { copiedElsewhere, resticOf, resticOrphans } from '../../lib/retention/re
 import { decideVerified } from '../../lib/retention/verifiedPlan';
 import { findRestoresInUse, RestoreWatch, type RestoreInUse } from '../../lib/retention/restoresInUse';
 import { openVerificationCache } from '../../lib/retention/verificationCache';
+import { deleteSetSnapshots, snapshotApis } from '../../lib/kubernetes/volumeSnapshots';
+import { kubernetesAccess } from '../../lib/kubernetes/client';
 
 export interface PrunePlan {
   storage: string;
@@ -108,6 +110,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       skippedInUse?: Array<{ prefix: string; workflowId: string }>;
       refused?: string[];
       restoreChecks?: number;
+      volumeSnapshotsDeleted?: number;
     }> {
       const { name, backend } = deps.openStorage(input.storage);
       const watch = new RestoreWatch(restoresInUse, options.restoreRecheckIntervalMs ?? RESTORE_RECHECK_INTERVAL_MS);
@@ -118,6 +121,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
       // An earlier attempt's count comes back with its heartbeat.
       let resticSnapshotsForgotten = (activityInfo().heartbeatDetails as { resticSnapshotsForgotten?: number } | undefined)?.resticSnapshotsForgotten ?? 0;
       let resticSets = 0;
+      let volumeSnapshotsDeleted = 0;
       // One listing per <cluster>/<component>/, not one per set: listings cost the whole folder.
       const byParent = new Map<string, string[]>();
       for (const prefix of input.prefixes.filter(isSetPrefix)) {
@@ -140,8 +144,10 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
             continue;
           }
           const manifest = manifestKey(prefix);
-          await backend.delete(manifest);
           const { cluster, component, setId } = setKeyParts(prefix)!;
+          // A snapshot set's VolumeSnapshots go first (found by their labels): a failure leaves the set whole.
+          if (component === 'volume-snapshot') volumeSnapshotsDeleted += (await deleteSetSnapshots(await snapshotApis(kubernetesAccess(deps.config, cluster)), cluster, setId)).length;
+          await backend.delete(manifest);
           const setKeys = keys.get(prefix) ?? [];
           // Pointer objects (<node>.restic.json) go last: a retry after the forget still sees a restic set, and prunes.
           const pointers = setKeys.filter((key) => key.endsWith(RESTIC_POINTER_SUFFIX));
@@ -162,7 +168,7 @@ export function createRetentionActivities(deps: ActivityDeps, options: Retention
           deleted.push(prefix);
         }
       }
-      return { deleted, objects, resticSets, resticSnapshotsForgotten, resticSetsKeptForCopies, skippedInUse, refused, restoreChecks: watch.queries };
+      return { deleted, objects, resticSets, resticSnapshotsForgotten, resticSetsKeptForCopies, skippedInUse, refused, restoreChecks: watch.queries, ...(volumeSnapshotsDeleted ? { volumeSnapshotsDeleted } : {}) };
     },
 
     // `restic prune` after snapshots were forgotten: it can take long on a large

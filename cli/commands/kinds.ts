@@ -4,6 +4,7 @@ import { backupConfigurationCommand } from './backupConfiguration';
 import { backupDataCommand } from './backupData';
 import { backupDefinitionsCommand } from './backupDefinitions';
 import { backupMessagesCommand } from './backupMessages';
+import { backupSnapshotCommand } from './backupSnapshot';
 import { restoreConfigurationCommand } from './restoreConfiguration';
 import { restoreDataCommand } from './restoreData';
 import { restoreDefinitionsCommand } from './restoreDefinitions';
@@ -17,6 +18,7 @@ export const backupKinds: Record<string, KindCommand> = {
   data: backupDataCommand,
   definitions: backupDefinitionsCommand,
   messages: backupMessagesCommand,
+  snapshot: backupSnapshotCommand,
 };
 
 export const restoreKinds: Record<string, KindCommand> = {

@@ -5,6 +5,7 @@ import { ConfigurationWorkflow } from '../../contracts/configuration';
 import { DataDirectoryWorkflow } from '../../contracts/dataDirectory';
 import { DefinitionsWorkflow } from '../../contracts/definitions';
 import { MessagesWorkflow } from '../../contracts/messages';
+import { VolumeSnapshotWorkflow } from '../../contracts/volumeSnapshot';
 
 // Workflows that back up and restore each component; config (componentWorkflows) may plug in others.
 const BUILT_IN_COMPONENT_WORKFLOWS: Record<Component, { backup: WorkflowName; restore?: WorkflowName; restoreInput?: Record<string, unknown> }> = {
@@ -16,6 +17,8 @@ const BUILT_IN_COMPONENT_WORKFLOWS: Record<Component, { backup: WorkflowName; re
   'data-directory': { backup: DataDirectoryWorkflow.backup },
   // Restoring configuration rewrites files on the nodes (and restarts them with restart: true): likewise only by config.
   configuration: { backup: ConfigurationWorkflow.backup },
+  // The snapshots stay in the cluster; restoring them replaces the PVCs: never a test restore.
+  'volume-snapshot': { backup: VolumeSnapshotWorkflow.backup },
 };
 
 export interface ComponentWorkflow {

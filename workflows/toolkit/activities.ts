@@ -10,6 +10,7 @@ import type {
   ReplicationActivities,
   RetentionActivities,
   ValidationActivities,
+  VolumeSnapshotActivities,
 } from '../../activities';
 import { FailureType, nonRetryableFailureTypes } from '../../common/failures';
 import type { RetryInput } from '../../contracts/retry';
@@ -29,6 +30,8 @@ interface ActivitiesByComponent {
   validation: ValidationActivities;
   drills: BackupSetActivities & DrillActivities;
   replication: ReplicationActivities;
+  // A snapshot backup finds and stops the nodes as the data-directory backup does.
+  volumeSnapshot: BackupSetActivities & VolumeSnapshotActivities & Pick<DataDirectoryActivities, 'planDataDirectoryNodes'>;
 }
 type Component = keyof ActivitiesByComponent;
 export type ActivitiesFor<C extends Component> = ActivityInterfaceFor<ActivitiesByComponent[C]>;
