@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ResourceName } from '../common/names';
-import { KubernetesAccess } from './kubernetesSchema';
+import { KubernetesAccess, ObjectName } from './kubernetesSchema';
 import { NodeConfig } from './nodeSchema';
 import * as automation from './automationSchema';
 
@@ -119,17 +119,39 @@ export type S3StorageTarget = z.infer<typeof S3Storage>;
 // node does not answer (lib/rabbitmq/endpoints.ts).
 const urlOrList = (url: z.ZodType<string>) => z.union([url, z.array(url).min(1, 'must list at least one URL').max(32)]);
 
+// The Service in front of a cluster's pods on Kubernetes, as `kubectl
+// port-forward service/NAME PORT` names it (config/kubernetesSchema.ts).
+const ManagementService = z
+  .object({
+    name: ObjectName,
+    // The Service's port (number or port name), mapped to the pod's port through its EndpointSlices.
+    port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, 'must be a port number or a Service port name')]).default(15672),
+    namespace: ObjectName.optional(),
+  })
+  .strict();
+
 const ClusterConfig = z
   .object({
     management: z
       .object({
-        url: urlOrList(httpUrl),
+        url: urlOrList(httpUrl).optional(),
+        // kubernetes-service: no url; the Service's ready pods are reached
+        // through the Kubernetes API server (lib/kubernetes/serviceTunnel.ts).
+        via: z.enum(['direct', 'kubernetes-service']).optional(),
+        service: ManagementService.optional(),
         username: z.string().min(1),
         password: SecretRef,
         timeoutSeconds: z.number().positive().default(30),
         importTimeoutSeconds: z.number().positive().default(300),
       })
-      .strict(),
+      .strict()
+      .superRefine((m, ctx) => {
+        const throughKubernetes = m.via === 'kubernetes-service';
+        if (throughKubernetes && !m.service) ctx.addIssue({ code: 'custom', path: ['service'], message: 'is needed with via: kubernetes-service (the Service in front of the RabbitMQ pods: name, port)' });
+        if (throughKubernetes && m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'must not be set with via: kubernetes-service (the worker goes through the Kubernetes API server)' });
+        if (!throughKubernetes && !m.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is needed (or via: kubernetes-service with service)' });
+        if (!throughKubernetes && m.service) ctx.addIssue({ code: 'custom', path: ['service'], message: 'is read only with via: kubernetes-service' });
+      }),
     amqp: z
       .object({
         url: urlOrList(urlWithoutCredentials(/^amqps?$/, RABBIT_CREDENTIALS)),

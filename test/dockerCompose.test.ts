@@ -170,7 +170,7 @@ void describe('docker-compose.yml', () => {
 
     const cluster = config.clusters.compose;
     assert.ok(cluster);
-    assert.equal(new URL(cluster.management.url).host, 'rabbitmq:15672');
+    assert.equal(new URL(String(cluster.management.url)).host, 'rabbitmq:15672');
     assert.equal(new URL(cluster.amqp?.url ?? '').host, 'rabbitmq:5672');
     assert.equal(cluster.management.username, rabbitmq.RABBITMQ_DEFAULT_USER);
     assert.equal(worker.RABBITMQ_PASSWORD, rabbitmq.RABBITMQ_DEFAULT_PASS);

@@ -1,6 +1,8 @@
 // A cluster's management or AMQP address: one URL, or one per node. Kept
 // as the operator wrote it in the config; every reader goes through here.
-export function endpointUrls(url: string | readonly string[]): string[] {
+// None with management.via: kubernetes-service (no URL: the pods are reached through the Kubernetes API).
+export function endpointUrls(url: string | readonly string[] | undefined): string[] {
+  if (url === undefined) return [];
   return typeof url === 'string' ? [url] : [...url];
 }
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { ClusterConfig } from '../../config/schema';
+import { serviceEndpoints, type PodEndpoint } from '../kubernetes/serviceTunnel';
 import { resolveSecret } from '../secrets/resolveSecret';
 import { endpointUrls, type Failover } from './endpoints';
 
@@ -14,8 +15,15 @@ export function withoutUrlCredentials(text: string): string {
 // here, inside the activity, and appear in no error message. With one URL per
 // node, a node that does not answer is skipped for the next one (every node of
 // a cluster serves the whole cluster's API), and the skip is kept in `failover`.
+// With management.via: kubernetes-service the nodes are the Service's ready
+// pods, reached through the Kubernetes API server (lib/kubernetes/serviceTunnel.ts);
+// the requests are the same.
 export class ManagementApi {
-  private readonly baseUrls: string[];
+  private baseUrls: string[];
+  // How messages name each base URL, and why its last connection failed when the Kubernetes API said so.
+  private labels: string[];
+  private tunnelFailures: Array<PodEndpoint['failure'] | undefined> = [];
+  private resolving?: Promise<void>;
   // The URL that answered last: tried first, so one dead node costs one failed connect per client.
   private current = 0;
   private readonly skipped = new Map<string, string>();
@@ -29,6 +37,23 @@ export class ManagementApi {
     private readonly onFailover?: (note: string) => void,
   ) {
     this.baseUrls = endpointUrls(cluster.management.url).map((u) => u.replace(/\/+$/, ''));
+    this.labels = this.baseUrls.map(withoutUrlCredentials);
+    const service = cluster.management.service;
+    if (cluster.management.via === 'kubernetes-service' && service) {
+      const ref = { name: service.name, port: service.port, namespace: service.namespace ?? cluster.kubernetes?.namespace ?? 'default' };
+      this.labels = [`service ${ref.namespace}/${ref.name}:${ref.port} (through the Kubernetes API)`];
+      this.resolving = (async () => {
+        if (!cluster.kubernetes) {
+          throw ApplicationFailure.create({ message: `management.via: kubernetes-service needs the cluster's kubeconfig: set clusters.${clusterName}.kubernetes`, type: FailureType.UnknownCluster, nonRetryable: true });
+        }
+        const pods = await serviceEndpoints(cluster.kubernetes, ref);
+        this.baseUrls = pods.map((p) => p.baseUrl);
+        this.labels = pods.map((p) => p.label);
+        this.tunnelFailures = pods.map((p) => p.failure);
+      })();
+      // Read again by the first request; an unread rejection must not end the worker.
+      this.resolving.catch(() => undefined);
+    }
     this.username = cluster.management.username;
     const password = resolveSecret(cluster.management.password, `clusters.${clusterName}.management.password`);
     this.authorization = `Basic ${Buffer.from(`${this.username}:${password}`).toString('base64')}`;
@@ -36,7 +61,7 @@ export class ManagementApi {
 
   // The base URL in use, as messages show it (never with credentials).
   get url(): string {
-    return withoutUrlCredentials(this.baseUrls[this.current]!);
+    return this.labels[this.current]!;
   }
 
   // Set once a node was skipped: which ones, why, and the node that answered.
@@ -131,11 +156,12 @@ export class ManagementApi {
   }
 
   private async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: Buffer, timeoutSeconds = this.cluster.management.timeoutSeconds): Promise<Response> {
+    await this.resolving;
     const reasons: string[] = [];
     for (let n = 0; n < this.baseUrls.length; n += 1) {
       const i = (this.current + n) % this.baseUrls.length;
       try {
-        const res = await this.requestAt(this.baseUrls[i]!, method, path, body, timeoutSeconds);
+        const res = await this.requestAt(i, method, path, body, timeoutSeconds);
         if (i !== this.current) {
           this.current = i;
           this.onFailover?.(`management API of ${this.clusterName}: went on through ${this.url} (${reasons.join('; ')})`);
@@ -145,7 +171,7 @@ export class ManagementApi {
         // Only a node that does not answer is skipped: a refusal or an error
         // answered by RabbitMQ would be the same on every node.
         if ((error as ApplicationFailure).type !== FailureType.ManagementApiUnreachable || this.baseUrls.length === 1) throw error;
-        const where = withoutUrlCredentials(this.baseUrls[i]!);
+        const where = this.labels[i]!;
         const reason = (error as Error).message.replace(` at ${where}`, '');
         this.skipped.set(where, reason);
         reasons.push(`${where}: ${reason}`);
@@ -157,8 +183,9 @@ export class ManagementApi {
     });
   }
 
-  private async requestAt(baseUrl: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: Buffer | undefined, timeoutSeconds: number): Promise<Response> {
-    const where = withoutUrlCredentials(baseUrl);
+  private async requestAt(i: number, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: Buffer | undefined, timeoutSeconds: number): Promise<Response> {
+    const baseUrl = this.baseUrls[i]!;
+    const where = this.labels[i]!;
     let res: Response;
     try {
       res = await fetch(`${baseUrl}${path}`, {
@@ -168,6 +195,9 @@ export class ManagementApi {
         signal: AbortSignal.timeout(timeoutSeconds * 1000),
       });
     } catch (error) {
+      // The Kubernetes API's own answer (403 on pods/portforward, no kubelet) says more than a closed socket.
+      const tunnelFailure = this.tunnelFailures[i]?.();
+      if (tunnelFailure) throw tunnelFailure;
       const timedOut = (error as { name?: string }).name === 'TimeoutError';
       throw ApplicationFailure.create({
         message: timedOut
@@ -188,7 +218,7 @@ export class ManagementApi {
       const reason = (await res.text()).slice(0, 500);
       const retryable = res.status >= 500 || res.status === 429;
       throw ApplicationFailure.create({
-        message: `${method} ${where}${path} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
+        message: `${method} ${this.tunnelFailures.length ? `${path} at ${where}` : `${where}${path}`} answered ${res.status}: ${withoutUrlCredentials(reason)}`,
         type: method !== 'GET' && !retryable ? FailureType.ImportRejected : FailureType.ManagementApiError,
         nonRetryable: !retryable,
       });
