@@ -13,7 +13,9 @@ import { appRunning, dataConfig, startDataHarness } from './dataDirectory.suppor
 import { failureOf, workflowId, type Harness } from './support/harness';
 import { apis, type TestKubernetes } from './support/kubernetesFixtures';
 import { playSnapshotController, snapshotApi, type PlayedController } from './support/snapshotController';
-import { testNode, testStack } from './support/stack';
+import { scratchDir, testNode, testStack } from './support/stack';
+import type { PruneBackupsResult } from '../contracts/retention';
+import type { ValidationReport } from '../contracts/validation';
 
 const namespace = `rv-snap-${randomBytes(3).toString('hex')}`;
 const snapshotClass = `csi-snapclass-${randomBytes(3).toString('hex')}`;
@@ -52,6 +54,7 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
   const snapshotsThere = async () => ((await (await snapshotApi()).listNamespacedCustomObject({ ...api, namespace, plural: 'volumesnapshots' })) as { items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }).items;
 
   before(async () => {
+    process.env.RABBITVAULT_CACHE_DIR ??= scratchDir('snapshot-retention-cache');
     const started = Date.now();
     await installVolumeSnapshotCrds(testStack().kubernetes.kubeconfig);
     k = await apis();
@@ -67,6 +70,7 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     const { nodes: _nodes, ...withoutNodes } = c;
     const config = {
       ...base,
+      retention: { ...base.retention, components: { 'volume-snapshot': { keepLast: 1 } } },
       clusters: {
         c,
         helm: { ...withoutNodes, nodes: [], kubernetes: { ...kubernetes, release: 'hr' } },
@@ -171,6 +175,28 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     const r = await run({ cluster: 'helm', ...quick });
     assert.deepEqual(r.snapshots.map((s) => [s.persistentVolumeClaim, s.pod]), [['data-hr-0', 'hr-0']]);
     assert.equal(VolumeSnapshotDetails.parse(manifestOf('helm', r.setId).details).naming, 'helm');
+  });
+
+  test('retention deletes the VolumeSnapshots of a pruned set; validation checks the newest set\'s are ready', async () => {
+    const execute = <T>(type: string, input: unknown) => h.client.workflow.execute(type, { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId(type), args: [input] }) as Promise<T>;
+    const older = await run({ cluster: 'helm', ...quick });
+    // Set ids sort by their second: the newer one is a second later.
+    await new Promise((r) => setTimeout(r, 1100));
+    const newer = await run({ cluster: 'helm', ...quick });
+    const pruned = await execute<PruneBackupsResult>('pruneBackups', { storages: ['local'], clusters: ['helm'], components: ['volume-snapshot'], dryRun: false });
+    assert.ok(pruned.storages[0]!.deleted.some((d) => d.setId === older.setId), 'the older set is pruned');
+    assert.ok(!pruned.storages[0]!.deleted.some((d) => d.setId === newer.setId), 'the newest set stays');
+    const names = (await snapshotsThere()).map((s) => s.metadata.name);
+    assert.ok(!names.includes(older.snapshots[0]!.name), 'the pruned set\'s VolumeSnapshot is deleted');
+    assert.ok(names.includes(newer.snapshots[0]!.name), 'the kept set\'s VolumeSnapshot stays');
+
+    const validate = () => execute<ValidationReport>('validateBackups', { clusters: ['helm'], components: ['volume-snapshot'], storage: 'local', restoreInto: null });
+    const report = await validate();
+    assert.equal(report.results[0]!.setId, newer.setId);
+    assert.ok(report.results[0]!.checks.some((c) => c.check === 'snapshots ready' && c.ok), JSON.stringify(report.results[0]!.checks));
+    await (await snapshotApi()).deleteNamespacedCustomObject({ ...api, namespace, plural: 'volumesnapshots', name: newer.snapshots[0]!.name });
+    const failed = await failureOf(validate());
+    assert.match(failed.message, new RegExp(`snapshots ready.*VolumeSnapshot ${namespace}/${newer.snapshots[0]!.name}: not found`));
   });
 
   test('preflight: a missing class lists the classes that exist; missing PVCs list the PVCs there; bad input names the field', async () => {

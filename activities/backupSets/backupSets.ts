@@ -4,22 +4,11 @@ import { artifactKey, manifestKey, manifestSignatureKey, setFolder, setPrefix } 
 import { Manifest, MANIFEST_SCHEMA_VERSION } from '../../common/manifest';
 import type { Component } from '../../common/names';
 import type { ActivityDeps } from '../deps';
-import { describeIssues } from '../../common/describeIssues';
-import { VolumeSnapshotDetails } from '../../common/volumeSnapshotDetails';
-import { kubernetesAccess } from '../../lib/kubernetes/client';
-import { checkRecordedSnapshots, snapshotApis } from '../../lib/kubernetes/volumeSnapshots';
+import { recordedSnapshotProblems } from '../../lib/kubernetes/volumeSnapshots';
 import { resolveSet } from '../../lib/backupSets/catalog';
 import { verifySet, type VerificationReport } from '../../lib/backupSets/verify';
 import { LocalDirectoryStorage } from '../../lib/storage/local';
 import { SealedStorage } from '../../lib/storage/sealedStorage';
-
-// A snapshot set is only as good as its VolumeSnapshots in the cluster.
-async function volumeSnapshotProblems(deps: ActivityDeps, manifest: Manifest): Promise<Array<{ artifact: string; problem: string }>> {
-  const details = VolumeSnapshotDetails.safeParse(manifest.details);
-  if (!details.success) return [{ artifact: 'manifest details', problem: `not a volume-snapshot record: ${describeIssues(details.error)}` }];
-  const apis = await snapshotApis(kubernetesAccess(deps.config, manifest.cluster));
-  return checkRecordedSnapshots(apis, manifest.cluster, manifest.setId, details.data);
-}
 
 export type ManifestDraft = Omit<Manifest, 'schemaVersion' | 'toolVersion'>;
 
@@ -91,7 +80,7 @@ export function createBackupSetActivities(deps: ActivityDeps) {
       const { prefix, manifest } = await resolveSet(backend, input.cluster, input.component, input.set);
       const report = await verifySet(backend, prefix, manifest);
       if (manifest.component === 'volume-snapshot') {
-        const problems = await volumeSnapshotProblems(deps, manifest);
+        const problems = await recordedSnapshotProblems(deps.config, manifest);
         report.problems.push(...problems);
         report.ok &&= problems.length === 0;
       }

@@ -5,6 +5,8 @@ import { listSets } from '../../lib/backupSets/catalog';
 import type { ActivityDeps } from '../deps';
 import { componentWorkflow } from '../../lib/schedules/componentWorkflows';
 import { thresholdsFor, validateNewestSet, type Thresholds } from '../../lib/validation/checks';
+import type { Manifest } from '../../common/manifest';
+import { recordedSnapshotProblems } from '../../lib/kubernetes/volumeSnapshots';
 
 export interface ValidationEntry {
   cluster: string;
@@ -44,7 +46,8 @@ export function createValidationActivities(deps: ActivityDeps) {
     async validateNewestSet(input: { storage: string; cluster: string; component: Component; thresholds: Thresholds; now: string }): Promise<ComponentValidation> {
       const { backend } = deps.openStorage(input.storage);
       const live = deps.config.clusters[input.cluster] ? () => deps.managementApi(input.cluster) : undefined;
-      return validateNewestSet(backend, { ...input, now: new Date(input.now), liveApi: live });
+      const snapshotProblems = input.component === 'volume-snapshot' ? (manifest: Manifest) => recordedSnapshotProblems(deps.config, manifest) : undefined;
+      return validateNewestSet(backend, { ...input, now: new Date(input.now), liveApi: live, snapshotProblems });
     },
 
     // One report per cluster beside its backups: <cluster>/validations/<UTC>/report.json.

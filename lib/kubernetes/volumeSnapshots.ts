@@ -1,8 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { SNAPSHOT_CLUSTER_LABEL, SNAPSHOT_SET_LABEL, type VolumeSnapshotDetails } from '../../common/volumeSnapshotDetails';
+import { describeIssues } from '../../common/describeIssues';
+import type { Manifest } from '../../common/manifest';
+import { SNAPSHOT_CLUSTER_LABEL, SNAPSHOT_SET_LABEL, VolumeSnapshotDetails } from '../../common/volumeSnapshotDetails';
 import type { KubernetesAccess } from '../../config/kubernetesSchema';
-import { clientNode } from './client';
+import type { RabbitvaultConfig } from '../../config/schema';
+import { clientNode, kubernetesAccess } from './client';
 import { kubernetesFailure } from './failures';
 
 // CSI VolumeSnapshots (snapshot.storage.k8s.io/v1) through the API server, as
@@ -224,4 +227,12 @@ export async function checkRecordedSnapshots(apis: SnapshotApis, cluster: string
     else if (found.status?.readyToUse !== true) problems.push({ artifact, problem: `not readyToUse${found.status?.error?.message ? `: ${found.status.error.message}` : ''}` });
   }
   return problems;
+}
+
+// A snapshot set is only as good as its VolumeSnapshots in the cluster: what verify and validation add to the checksums.
+export async function recordedSnapshotProblems(config: RabbitvaultConfig, manifest: Manifest): Promise<Array<{ artifact: string; problem: string }>> {
+  const details = VolumeSnapshotDetails.safeParse(manifest.details);
+  if (!details.success) return [{ artifact: 'manifest details', problem: `not a volume-snapshot record: ${describeIssues(details.error)}` }];
+  const apis = await snapshotApis(kubernetesAccess(config, manifest.cluster));
+  return checkRecordedSnapshots(apis, manifest.cluster, manifest.setId, details.data);
 }

@@ -30,7 +30,8 @@ export function thresholdsFor(config: RabbitvaultConfig, component: Component): 
 // The guide's validation checklist on the newest set of one cluster+component.
 export async function validateNewestSet(
   backend: StorageBackend,
-  target: { cluster: string; component: Component; thresholds: Thresholds; now: Date; liveApi?: () => ManagementApi },
+  // snapshotProblems: a volume-snapshot set's VolumeSnapshots checked in the cluster.
+  target: { cluster: string; component: Component; thresholds: Thresholds; now: Date; liveApi?: () => ManagementApi; snapshotProblems?: (manifest: Manifest) => Promise<Array<{ artifact: string; problem: string }>> },
 ): Promise<ComponentValidation> {
   const { cluster, component, thresholds, now } = target;
   const sets = await listSets(backend, { cluster, component });
@@ -65,6 +66,10 @@ export async function validateNewestSet(
 
   if (component === 'definitions' && report.ok && names.includes(DEFINITIONS_ARTIFACT)) {
     checks.push(...(await definitionsChecks(backend, artifactKey(newest.prefix, DEFINITIONS_ARTIFACT), manifest, target.liveApi)));
+  }
+  if (component === 'volume-snapshot' && target.snapshotProblems) {
+    const problems = await target.snapshotProblems(manifest).catch((error: unknown) => [{ artifact: 'VolumeSnapshots', problem: `not readable: ${(error as Error).message}` }]);
+    add('snapshots ready', problems.length === 0, problems.length ? problems.map((p) => `${p.artifact}: ${p.problem}`).join('; ') : 'every VolumeSnapshot of the set exists and is readyToUse');
   }
   const failed = checks.some((c) => !c.ok && !c.warning);
   return { ...base, status: failed ? 'failed' : 'ok', setId: newest.setId, location: backend.locate(newest.prefix), checks };
