@@ -99,7 +99,9 @@ export async function collectBackupHealth(config: RabbitvaultConfig, client: () 
   // Pairs: every cluster and component with a complete set anywhere, and every configured cluster's components.
   const pairs = new Set<Pair>();
   for (const { sets } of perStorage.values()) for (const key of sets.keys()) pairs.add(key);
-  for (const cluster of clusters) if (config.clusters[cluster]) for (const component of Component.options) pairs.add(pairOf(cluster, component));
+  // Volume snapshots only where there is a Kubernetes cluster to take them.
+  const applies = (cluster: string, component: Component) => component !== 'volume-snapshot' || config.clusters[cluster]?.kubernetes !== undefined;
+  for (const cluster of clusters) if (config.clusters[cluster]) for (const component of Component.options) if (applies(cluster, component)) pairs.add(pairOf(cluster, component));
 
   const reports = new Map<string, { validation?: StoredValidationReport; drill?: StoredDrillReport }>();
   const { backend } = storageOpener(config)(undefined);
