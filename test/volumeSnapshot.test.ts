@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Manifest } from '../common/manifest';
@@ -10,10 +10,12 @@ import type { VerificationReport } from '../lib/backupSets/verify';
 import type { BackupVolumeSnapshotResult } from '../contracts/volumeSnapshot';
 import { installVolumeSnapshotCrds } from '../scripts/devstack/volumeSnapshotCrds';
 import { appRunning, dataConfig, startDataHarness } from './dataDirectory.support';
+import { runCli } from './support/cli';
 import { failureOf, workflowId, type Harness } from './support/harness';
 import { apis, type TestKubernetes } from './support/kubernetesFixtures';
 import { playSnapshotController, snapshotApi, type PlayedController } from './support/snapshotController';
 import { scratchDir, testNode, testStack } from './support/stack';
+import { writeConfigFile } from './support/workerProcess';
 import type { PruneBackupsResult } from '../contracts/retention';
 import type { ValidationReport } from '../contracts/validation';
 
@@ -171,10 +173,18 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     }
   });
 
-  test('the Helm chart naming (data-<release>-N) is found', async () => {
-    const r = await run({ cluster: 'helm', ...quick });
-    assert.deepEqual(r.snapshots.map((s) => [s.persistentVolumeClaim, s.pod]), [['data-hr-0', 'hr-0']]);
-    assert.equal(VolumeSnapshotDetails.parse(manifestOf('helm', r.setId).details).naming, 'helm');
+  test('the Helm chart naming (data-<release>-N) is found; through the CLI', async () => {
+    const dir = scratchDir('snapshot-cli');
+    const file = writeConfigFile(h.config, path.join(dir, 'rabbitvault.yaml'));
+    const cli = await runCli(['backup', 'snapshot', '--cluster', 'helm', '--ready-timeout', '30', '--wait', '--config', file], dir);
+    assert.equal(cli.code, 0, cli.stderr);
+    const setId = /set (\d{8}T\d{6}Z-[0-9a-f]{8}) at /.exec(cli.stdout)?.[1];
+    assert.match(cli.stdout, new RegExp(`snapshotted 1 PVC\\(s\\) of ${namespace}/hr \\(class ${snapshotClass}, crash-consistent\\): set `));
+    assert.match(cli.stdout, /^ {2}data-hr-0 \(hr-0\): VolumeSnapshot data-hr-0-\d{8}t\d{6}z-[0-9a-f]{8}, content snapcontent-.*, restoreSize 8Gi$/m);
+    assert.equal(VolumeSnapshotDetails.parse(manifestOf('helm', setId!).details).naming, 'helm');
+    const usage = await runCli(['backup', 'snapshot', '--config', file], dir);
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /--cluster/);
   });
 
   test('retention deletes the VolumeSnapshots of a pruned set; validation checks the newest set\'s are ready', async () => {
@@ -209,5 +219,23 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     assert.equal(invalid.type, 'InvalidInput');
     assert.match(invalid.message, /consistent/);
     assert.ok(!existsSync(path.join(backupsDir, 'noclass')) && !existsSync(path.join(backupsDir, 'nopvc')), 'no set was started');
+  });
+
+  // The replay test's input: `RECORD_HISTORIES=1 npm test -- test/volumeSnapshot.test.ts` after an intended, patched() change.
+  test('record backupVolumeSnapshot histories', { skip: !process.env.RECORD_HISTORIES }, async () => {
+    const record = async (name: string, input: unknown) => {
+      // The replay test replays under the file name.
+      const handle = await h.client.workflow.start('backupVolumeSnapshot', { taskQueue: h.config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
+      await handle.result().catch(() => undefined);
+      writeFileSync(path.join(__dirname, 'histories', `${name}.json`), JSON.stringify(await handle.fetchHistory(), null, 1));
+    };
+    await record('backup-volume-snapshot', { cluster: 'c', ...quick });
+    await record('backup-volume-snapshot-consistent', { cluster: 'c', consistent: true, ...quick });
+    controller.answer = 'never';
+    try {
+      await record('backup-volume-snapshot-timeout', { cluster: 'c', consistent: true, ...quick, readyTimeoutSeconds: 2 });
+    } finally {
+      controller.answer = 'ready';
+    }
   });
 });
