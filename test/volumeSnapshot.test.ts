@@ -127,7 +127,7 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     assert.deepEqual(controller.errors, []);
   });
 
-  test('consistent: every node stopped until the snapshots are cut, running again after, stop window recorded', async () => {
+  test('consistent: every node stopped until the snapshots are cut, running again after, stop window recorded', async (t) => {
     const runningWhenSnapshotted: boolean[] = [];
     controller.onSeen = async () => {
       runningWhenSnapshotted.push(await appRunning(node));
@@ -138,6 +138,7 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
       assert.deepEqual(runningWhenSnapshotted, [false, false, false], 'the app was stopped when each snapshot was taken');
       assert.ok(await appRunning(node), 'RabbitMQ runs again after the backup');
       assert.ok(r.stopWindow && r.stopWindow.seconds > 0 && r.stopWindow.seconds < 60, `stop window ${JSON.stringify(r.stopWindow)}`);
+      t.diagnostic(`stop window ${r.stopWindow.seconds.toFixed(1)} s (includes the played controller's three app checks)`);
       const details = manifestOf('c', r.setId).details as { consistent: boolean; stopWindow?: unknown };
       assert.equal(details.consistent, true);
       assert.deepEqual(details.stopWindow, r.stopWindow);
@@ -160,6 +161,20 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
     assert.ok(await appRunning(node), 'RabbitMQ runs again');
     assert.deepEqual((await snapshotsThere()).map((s) => s.metadata.name), before, 'no snapshot of the failed backup is left');
     assert.deepEqual(readdirSync(path.join(backupsDir, 'c', 'volume-snapshot')), setsBefore, 'no set was left');
+  });
+
+  test('the downtime limit reached while waiting for the cut: the wait is cancelled, the node started, the snapshots removed', async () => {
+    const before = (await snapshotsThere()).map((s) => s.metadata.name);
+    controller.answer = 'never';
+    try {
+      const failure = await failureOf(start({ cluster: 'c', consistent: true, ...quick, downtimeLimitSeconds: 3 }).then((h) => h.result()));
+      assert.equal(failure.type, 'DowntimeLimitReached');
+      assert.match(failure.message, /downtime limit of 3 s reached while the app was stopped.*RabbitMQ restarted.*; VolumeSnapshots removed: persistence-mq-server-0-/);
+    } finally {
+      controller.answer = 'ready';
+    }
+    assert.ok(await appRunning(node), 'RabbitMQ runs again');
+    assert.deepEqual((await snapshotsThere()).map((s) => s.metadata.name), before, 'no snapshot of the failed backup is left');
   });
 
   test("the controller's status.error is the failure; crash-consistent, nothing stopped", async () => {
