@@ -70,10 +70,16 @@ function resolveRelativePaths(config: RabbitvaultConfig, baseDir: string): Rabbi
       t.type === 'local' ? [name, { ...t, path: path.resolve(baseDir, t.path) }] : [name, t],
     ),
   );
+  const kubeconfig = (file: string) => (file === 'in-cluster' ? file : path.resolve(baseDir, file));
   const clusters = Object.fromEntries(
-    Object.entries(config.clusters).map(([name, c]) =>
-      c.kubernetes && c.kubernetes.kubeconfig !== 'in-cluster' ? [name, { ...c, kubernetes: { ...c.kubernetes, kubeconfig: path.resolve(baseDir, c.kubernetes.kubeconfig) } }] : [name, c],
-    ),
+    Object.entries(config.clusters).map(([name, c]) => [
+      name,
+      {
+        ...c,
+        ...(c.kubernetes ? { kubernetes: { ...c.kubernetes, kubeconfig: kubeconfig(c.kubernetes.kubeconfig) } } : {}),
+        nodes: c.nodes.map((n) => (n.access.type === 'kubernetes' && n.access.kubeconfig ? { ...n, access: { ...n.access, kubeconfig: kubeconfig(n.access.kubeconfig) } } : n)),
+      },
+    ]),
   );
   return { ...config, storage: { ...config.storage, targets }, clusters };
 }

@@ -165,7 +165,16 @@ const ClusterConfig = z
     // A cluster deployed on Kubernetes with the Helm chart: its ConfigMap, Secret, PVCs and Helm release (config/kubernetesSchema.ts).
     kubernetes: KubernetesAccess.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A pod's namespace and kubeconfig default to the cluster's kubernetes section.
+    c.nodes.forEach((n, i) => {
+      if (n.access.type !== 'kubernetes' || c.kubernetes) return;
+      for (const field of ['namespace', 'kubeconfig'] as const) {
+        if (n.access[field] === undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'access', field], message: `is needed when the cluster has no kubernetes section (clusters.<name>.kubernetes.${field})` });
+      }
+    });
+  });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 
 export const RabbitvaultConfig = z

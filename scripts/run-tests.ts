@@ -9,6 +9,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureDebianPackage } from './devstack/debianPackages';
 import { ensureGoTool, MINIO, TEMPORAL_CLI } from './devstack/goTools';
 import { ensureKubernetesBinaries, startKubernetesApiServer } from './devstack/kubernetes';
+import { ensureKwok, startKwok } from './devstack/kwok';
 import { startMinio } from './devstack/minio';
 import { freePort } from './devstack/ports';
 import { SetupError, step } from './devstack/progress';
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
   await ensureGoTool(TEMPORAL_CLI);
   await ensureGoTool(MINIO);
   await ensureKubernetesBinaries();
+  await ensureKwok();
   // Data-directory backups: restic (Method 5) and zstd (the archive compressor), from Debian.
   await ensureDebianPackage('restic', 'restic');
   await ensureDebianPackage('zstd', 'zstd');
@@ -60,21 +62,34 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void teardown().then(() => process.exit(130)));
   try {
     const temporalPort = await freePort();
+    // Ports first: kwok forwards every pod's management port to node a's.
+    const nodeOptions = await Promise.all(
+      ['a', 'b'].map(async (suffix) => ({
+        name: `rv-test-${suffix}-${process.pid}`,
+        baseDir: path.join(runDir, 'rabbitmq'),
+        amqpPort: await freePort(),
+        managementPort: await freePort(),
+        distPort: await freePort(),
+      })),
+    );
     const [temporal, minio, kubernetes] = await Promise.all([
       startTemporalDevServer({ port: temporalPort, logFile: path.join(runDir, 'temporal.log') }),
       startMinio({ port: await freePort(), dataDir: path.join(runDir, 'minio'), logFile: path.join(runDir, 'minio.log') }),
       startKubernetesApiServer({ dir: path.join(runDir, 'kubernetes'), etcdPort: await freePort(), etcdPeerPort: await freePort(), apiPort: await freePort() }),
     ]);
     stops.push(temporal.stop, minio.stop, kubernetes.stop);
+    const kwok = await startKwok({
+      dir: path.join(runDir, 'kubernetes'),
+      kubeconfig: kubernetes.kubeconfig,
+      port: await freePort(),
+      certFile: kubernetes.certFile,
+      keyFile: kubernetes.keyFile,
+      portForwards: [{ port: 15672, target: nodeOptions[0]!.managementPort }],
+    });
+    stops.push(kwok.stop);
     const nodes = await Promise.all(
-      ['a', 'b'].map(async (suffix) => {
-        const node = new IsolatedRabbitNode({
-          name: `rv-test-${suffix}-${process.pid}`,
-          baseDir: path.join(runDir, 'rabbitmq'),
-          amqpPort: await freePort(),
-          managementPort: await freePort(),
-          distPort: await freePort(),
-        });
+      nodeOptions.map(async (options) => {
+        const node = new IsolatedRabbitNode(options);
         stops.push(() => node.stop());
         await node.start();
         return node;
@@ -90,7 +105,7 @@ async function main(): Promise<number> {
       workflowBundlePath,
       minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
       nodes: nodes.map((n) => n.options),
-      kubernetes: { server: kubernetes.server, kubeconfig: kubernetes.kubeconfig },
+      kubernetes: { server: kubernetes.server, kubeconfig: kubernetes.kubeconfig, node: kwok.node },
     };
     mkdirSync(path.join(runDir, 'work'), { recursive: true });
     const files = testFiles(selected);

@@ -22,7 +22,7 @@ import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../c
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
 import { numbered, openAmqp, peekAll, publishAll } from '../bench/messages/amqpFixtures';
-import { appRunning, dataConfig, nodeQueues, waitForCounts } from './dataDirectory.support';
+import { appRunning, dataConfig, localTaskQueue, nodeQueues, waitForCounts } from './dataDirectory.support';
 import { clusterEntry, testConfig } from './support/harness';
 import { boundariesOf, formatPoint, killPointsOf, requiredMisses, runCrashLoop, spawnBuiltWorker, summary, type CrashLoopReport } from './support/killPoints';
 import { scratchDir, testNode, testStack } from './support/stack';
@@ -354,7 +354,7 @@ describe('crash at every step: a worker SIGKILLed at each activity boundary', { 
       const nodeB = {
         client,
         taskQueue: nodeConfig.temporal.taskQueue,
-        spawnWorker: () => spawnBuiltWorker(nodeFile, { RABBITVAULT_NODE_QUEUES: nodeConfig.clusters.cb!.nodes.map((n) => n.access.taskQueue).join(',') }),
+        spawnWorker: () => spawnBuiltWorker(nodeFile, { RABBITVAULT_NODE_QUEUES: nodeConfig.clusters.cb!.nodes.map(localTaskQueue).join(',') }),
         beforeStart: () => lockReleased(client, 'cb'),
         pointsPerRun: NODE_POINTS_PER_RUN,
         ...knobs,

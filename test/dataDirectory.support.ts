@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { NodeConfig } from '../config/nodeSchema';
 import amqp from 'amqplib';
 import type { RabbitvaultConfig } from '../config/schema';
 import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
@@ -27,7 +28,13 @@ export function dataConfig(nodes: IsolatedRabbitNode[], clusterNodes: IsolatedRa
 }
 
 export function nodeQueues(config: RabbitvaultConfig): string[] {
-  return config.clusters.c!.nodes.map((n) => n.access.taskQueue);
+  return config.clusters.c!.nodes.map(localTaskQueue);
+}
+
+// The host worker's task queue of a node with local access.
+export function localTaskQueue(node: NodeConfig): string {
+  if (node.access.type !== 'local') throw new Error(`node ${node.name} has ${node.access.type} access, not local`);
+  return node.access.taskQueue;
 }
 
 // The main worker plus one worker per node task queue, all in this process.

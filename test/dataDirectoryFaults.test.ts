@@ -15,7 +15,7 @@ import { LocalDirectoryStorage } from '../lib/storage/local';
 import type { RabbitvaultConfig } from '../config/schema';
 import { progressQuery } from '../common/progress';
 import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
-import { appRunning, dataConfig, fillQueues, nodeQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
+import { appRunning, dataConfig, fillQueues, localTaskQueue, nodeQueues, startDataHarness, waitForCounts } from './dataDirectory.support';
 import { failureOf, startHarness, workflowId } from './support/harness';
 import { scratchDir, testNode } from './support/stack';
 import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';
@@ -262,7 +262,7 @@ describe('data-directory faults', () => {
     const other = dataConfig([b]);
     const merged = { ...config, clusters: { ...config.clusters, other: other.clusters.c! } } as RabbitvaultConfig;
     const h = await startDataHarness(merged);
-    const hb = await startHarness(merged, { taskQueue: other.clusters.c!.nodes[0]!.access.taskQueue });
+    const hb = await startHarness(merged, { taskQueue: localTaskQueue(other.clusters.c!.nodes[0]!) });
     try {
       await h.client.workflow.execute('backupDataDirectory', { taskQueue: merged.temporal.taskQueue, workflowId: workflowId('src'), args: [{ cluster: 'c', ...quick }] });
       const handle = await h.client.workflow.start('restoreDataDirectory', {

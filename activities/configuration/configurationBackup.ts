@@ -6,7 +6,7 @@ import type { Artifact } from '../../common/manifest';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import { clusterConfig } from '../../lib/clusterConfig';
 import { configFilesOf, readNodeFile, statNodeFile } from '../../lib/configuration/nodeConfigFiles';
-import { nodeConfig, rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import { nodeTaskQueue, rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
 import type { ActivityDeps } from '../deps';
 
 export interface CapturedNodeConfiguration {
@@ -32,7 +32,7 @@ export function createConfigurationBackupActivities(deps: ActivityDeps) {
         });
       }
       const wanted = input.nodes ?? cluster.nodes.map((n) => n.name);
-      return { nodes: wanted.map((name) => ({ name, taskQueue: nodeConfig(deps.config, input.cluster, name).access.taskQueue })), kubernetes };
+      return { nodes: wanted.map((name) => ({ name, taskQueue: nodeTaskQueue(deps.config, input.cluster, name) })), kubernetes };
     },
 
     // The files the node says it runs with, byte for byte, with mode and owner. Idempotent: a retry rewrites the same keys.

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DataDirectoryMethod } from '../../common/dataDirectoryMethod';
 import { FailureType } from '../../common/failures';
 import { writeNodeArtifact, type StreamedDataDirectory } from '../../lib/dataDirectory/artifactWriter';
-import { configuredNodes, nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { configuredNodes, nodeTaskQueue, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
 import { Restic } from '../../lib/restic/restic';
 import { resticRepository } from '../../lib/restic/repository';
@@ -15,7 +15,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     // Main queue: which nodes, in which order, on which node task queue.
     async planDataDirectoryNodes(input: { cluster: string; nodes?: string[] }): Promise<Array<{ name: string; taskQueue: string }>> {
       const wanted = input.nodes ?? configuredNodes(deps.config, input.cluster).map((n) => n.name);
-      return wanted.map((name) => ({ name, taskQueue: nodeConfig(deps.config, input.cluster, name).access.taskQueue }));
+      return wanted.map((name) => ({ name, taskQueue: nodeTaskQueue(deps.config, input.cluster, name) }));
     },
 
     // Preflight on the node's host: node up and who it says it is, facts, storage reachable.

@@ -29,7 +29,9 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
       } finally {
         watch.done();
       }
-      const configuredOwner = nodeConfig(deps.config, input.cluster, input.node).access.owner;
+      const access = nodeConfig(deps.config, input.cluster, input.node).access;
+      // In a pod, tar runs as the container's user: the files are already its own.
+      const configuredOwner = access.type === 'local' ? access.owner : undefined;
       const owner = configuredOwner ?? ((await node.exists(input.asidePath)) ? (await node.fs(['stat', '-c', '%u:%g', input.asidePath])).trim() : undefined);
       if (owner) await node.fs(['chown', '-R', owner, input.dataDirectory]);
       return { tarBytes };

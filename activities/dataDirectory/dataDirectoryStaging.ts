@@ -3,7 +3,7 @@ import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
-import { hostFor, nodeConfig, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { hostFor, type NodeRef } from '../../lib/nodeAccess/hosts';
 import { assertStaging, NotStaging, preCopy, removeStaging, stagingLayout, syncDelta, treeBytes, type DeltaResult, type PreCopyResult } from '../../lib/dataDirectory/stagedCopy';
 import { beating, streamWatch } from './streaming';
 
@@ -78,7 +78,7 @@ async function freeBytesAt(p: string): Promise<{ free: number; at: string }> {
 const inside = (child: string, parent: string) => child === parent || child.startsWith(`${parent}/`);
 
 export function createStagingActivities(deps: ActivityDeps) {
-  const host = (input: NodeRef) => hostFor(nodeConfig(deps.config, input.cluster, input.node));
+  const host = (input: NodeRef) => hostFor(deps.config, input.cluster, input.node);
   return {
     // Preflight of the two-phase copy: where staging goes, whether it fits
     // (data × 1.1 + 64 MiB free there); if not, the copy happens while stopped.

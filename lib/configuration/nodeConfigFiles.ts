@@ -156,7 +156,12 @@ export async function replaceNodeFile(node: RabbitNode, file: Pick<NodeConfigFil
   const script = [
     'set -e',
     'new="$1.rabbitvault-new"',
-    'cat > "$new"',
+    // Exactly the file's bytes, checked before it replaces anything: an input
+    // cut short (a dropped exec stream ends stdin early) is never moved into place.
+    'head -c "$6" > "$new"',
+    'got=$(wc -c < "$new")',
+    '[ "$got" -eq "$6" ] || { rm -f -- "$new"; echo "$new: got $got of $6 bytes" >&2; exit 3; }',
+    'if command -v sha256sum > /dev/null; then echo "$7  $new" | sha256sum -c --status || { rm -f -- "$new"; echo "$new: SHA-256 differs from the backup set" >&2; exit 3; }; fi',
     // "--": nothing from the set may become an option (the schema already keeps mode and owner strict).
     'chmod -- "$2" "$new"',
     // Only root may give a file away; a worker running as the file's owner keeps it.
@@ -164,7 +169,7 @@ export async function replaceNodeFile(node: RabbitNode, file: Pick<NodeConfigFil
     'if [ -n "$5" ] && [ -e "$1" ]; then cp -p -- "$1" "$5"; fi',
     'mv -f -- "$new" "$1"',
   ].join('\n');
-  await node.host.streamIn(['sh', '-c', script, 'sh', file.path, file.mode, file.owner, file.group, previous ?? ''], Readable.from([bytes]));
+  await node.host.streamIn(['sh', '-c', script, 'sh', file.path, file.mode, file.owner, file.group, previous ?? '', String(bytes.length), sha256Of(bytes)], Readable.from([bytes]));
 }
 
 // Undoes replaceNodeFile: the kept copy goes back, or a file that did not exist before is removed.

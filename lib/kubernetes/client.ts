@@ -21,13 +21,20 @@ export interface KubernetesApis {
   describe: string;
 }
 
+// A kubeconfig file (its credentials stay in the worker's memory), or the worker pod's service account.
+export async function loadKubeConfig(kubeconfig: string, context?: string) {
+  const k8s = await clientNode();
+  const kc = new k8s.KubeConfig();
+  if (kubeconfig === 'in-cluster') kc.loadFromCluster();
+  else kc.loadFromFile(kubeconfig);
+  if (context) kc.setCurrentContext(context);
+  return kc;
+}
+
 // Clients for the cluster's Kubernetes API from its kubeconfig (or the pod's service account).
 export async function kubernetesApis(access: KubernetesAccess): Promise<KubernetesApis> {
   const k8s = await clientNode();
-  const kc = new k8s.KubeConfig();
-  if (access.kubeconfig === 'in-cluster') kc.loadFromCluster();
-  else kc.loadFromFile(access.kubeconfig);
-  if (access.context) kc.setCurrentContext(access.context);
+  const kc = await loadKubeConfig(access.kubeconfig, access.context);
   const server = kc.getCurrentCluster()?.server ?? 'unknown server';
   return { k8s, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), describe: `Kubernetes API ${server}, namespace ${access.namespace}` };
 }

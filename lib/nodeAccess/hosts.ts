@@ -4,6 +4,7 @@ import type { NodeConfig } from '../../config/nodeSchema';
 import type { RabbitvaultConfig } from '../../config/schema';
 import { clusterConfig } from '../clusterConfig';
 import type { NodeHost } from './access';
+import { KubernetesNodeHost } from './kubernetesHost';
 import { LocalNodeHost } from './localHost';
 import { RabbitNode } from './rabbitNode';
 
@@ -44,13 +45,23 @@ export function nodeConfig(config: RabbitvaultConfig, cluster: string, node: str
   return found;
 }
 
-export function hostFor(node: NodeConfig): NodeHost {
-  switch (node.access.type) {
+export function hostFor(config: RabbitvaultConfig, cluster: string, node: string): NodeHost {
+  const found = nodeConfig(config, cluster, node);
+  switch (found.access.type) {
     case 'local':
-      return new LocalNodeHost(node.name, node.access);
+      return new LocalNodeHost(found.name, found.access);
+    case 'kubernetes':
+      return new KubernetesNodeHost(found.name, found.access, clusterConfig(config, cluster).kubernetes);
   }
 }
 
+// The task queue a node's steps run on: the node's own host worker for
+// local access; any worker (the main queue) for pod exec.
+export function nodeTaskQueue(config: RabbitvaultConfig, cluster: string, node: string): string {
+  const access = nodeConfig(config, cluster, node).access;
+  return access.type === 'local' ? access.taskQueue : config.temporal.taskQueue;
+}
+
 export function rabbitNode(config: RabbitvaultConfig, cluster: string, node: string): RabbitNode {
-  return new RabbitNode(hostFor(nodeConfig(config, cluster, node)), node);
+  return new RabbitNode(hostFor(config, cluster, node), node);
 }

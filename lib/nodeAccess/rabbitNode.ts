@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FailureType } from '../../common/failures';
 import { HostCommandFailed, type NodeHost } from './access';
 
@@ -169,7 +169,7 @@ export class RabbitNode {
   }
 
   tarIn(dir: string, tar: Readable): Promise<void> {
-    return this.wrap(`extracting into ${dir}`, this.host.streamIn(['tar', '-C', dir, '-xf', '-', '--no-same-owner', '--no-overwrite-dir'], tar));
+    return this.wrap(`extracting into ${dir}`, this.host.streamIn(['tar', '-C', dir, '-xf', '-', '--no-same-owner', '--no-overwrite-dir'], Readable.from(paddedToRecord(tar))));
   }
 
   async exists(file: string): Promise<boolean> {
@@ -198,4 +198,21 @@ export class RabbitNode {
   failure(message: string, type: FailureType, nonRetryable = false): ApplicationFailure {
     return ApplicationFailure.create({ message, type, nonRetryable });
   }
+}
+
+// GNU tar reads its input in 10 KiB records and waits for a record to fill
+// before it looks at the end-of-archive blocks inside it: a tar that does not
+// end on a record boundary (the guarded stream a restore sends is rebuilt
+// entry by entry) is only finished when stdin closes. Zero padding to the
+// boundary, as tar -c writes itself, lets it finish at the end marker, also
+// where the end of stdin is not passed on (some exec implementations).
+const TAR_RECORD = 10240;
+async function* paddedToRecord(tar: Readable): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  for await (const chunk of tar) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    bytes += data.length;
+    yield data;
+  }
+  if (bytes % TAR_RECORD !== 0) yield Buffer.alloc(TAR_RECORD - (bytes % TAR_RECORD));
 }

@@ -95,6 +95,9 @@ export interface RunningKubernetes {
   server: string;
   // A kubeconfig with a bearer token of system:masters, CA = the server's self-signed certificate.
   kubeconfig: string;
+  // The API server's self-signed serving certificate and key (kwok serves the kubelet API with them).
+  certFile: string;
+  keyFile: string;
   stop(): Promise<void>;
 }
 
@@ -133,11 +136,14 @@ export async function startKubernetesApiServer(options: { dir: string; etcdPort:
       '--secure-port', String(options.apiPort),
       '--cert-dir', path.join(dir, 'certs'),
       '--token-auth-file', path.join(dir, 'tokens.csv'),
-      '--authorization-mode', 'AlwaysAllow',
+      // RBAC: tests run steps with a least-privilege Role's token (deploy/kubernetes/); the stack's own token is system:masters.
+      '--authorization-mode', 'RBAC',
       '--service-account-issuer', 'https://kubernetes.default.svc',
       '--service-account-key-file', path.join(dir, 'sa.pub'),
       '--service-account-signing-key-file', path.join(dir, 'sa.key'),
       '--service-cluster-ip-range', '10.0.0.0/24',
+      // kwok, the stack's kubelet, is reached at the node's InternalIP (127.0.0.1).
+      '--kubelet-preferred-address-types', 'InternalIP',
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -183,5 +189,5 @@ export async function startKubernetesApiServer(options: { dir: string; etcdPort:
     }),
     { mode: 0o600 },
   );
-  return { server, kubeconfig, stop };
+  return { server, kubeconfig, certFile: ca, keyFile: path.join(dir, 'certs', 'apiserver.key'), stop };
 }

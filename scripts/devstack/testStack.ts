@@ -7,7 +7,8 @@ export const TestStackInfo = z.object({
   workflowBundlePath: z.string(),
   minio: z.object({ endpoint: z.string(), accessKeyId: z.string(), secretAccessKey: z.string() }),
   // A real kube-apiserver (with etcd; no kubelet, no controllers) and a kubeconfig for it.
-  kubernetes: z.object({ server: z.string(), kubeconfig: z.string() }),
+  // node: the kwok node test pods are placed on (its exec runs commands on this host).
+  kubernetes: z.object({ server: z.string(), kubeconfig: z.string(), node: z.string() }),
   nodes: z.array(
     z.object({
       name: z.string(),

@@ -7,7 +7,7 @@ export async function apis() {
   const k8s = await clientNode();
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(testStack().kubernetes.kubeconfig);
-  return { core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
+  return { core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api) };
 }
 export type TestKubernetes = Awaited<ReturnType<typeof apis>>;
 
@@ -23,7 +23,7 @@ function helmReleaseSecret(namespace: string, revision: number, values: Record<s
 }
 
 // Namespace; ConfigMap, Secret, PVC data-mq-0 and StatefulSet of release "mq"; its Helm revisions 1 (superseded) and 2 (deployed).
-export async function createHelmRelease({ core, apps }: TestKubernetes, namespace: string, o: { conf: string; plugins: string; password: string }): Promise<void> {
+export async function createHelmRelease({ core, apps }: Pick<TestKubernetes, 'core' | 'apps'>, namespace: string, o: { conf: string; plugins: string; password: string }): Promise<void> {
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'mq', labels: { 'app.kubernetes.io/instance': 'mq' } }, data: { 'rabbitmq.conf': o.conf, enabled_plugins: o.plugins } } });
   await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'mq' }, stringData: { 'rabbitmq-password': o.password, 'rabbitmq-erlang-cookie': 'cookie' } } });
