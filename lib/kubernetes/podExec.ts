@@ -186,7 +186,9 @@ function execConnectFailure(target: PodTarget, error: unknown): Error {
   const message = error instanceof Error ? error.message : String((error as { message?: unknown })?.message ?? error);
   const httpStatus = Number(/Unexpected server response: (\d+)/.exec(message)?.[1] ?? NaN);
   const where = `pod ${target.namespace}/${target.pod}`;
-  if (httpStatus === 403) return new PodExecRefused(`Forbidden: the worker's Kubernetes identity may not create pods/exec in namespace ${target.namespace} (exec into ${where}); grant verb "create" on resource "pods/exec" (see deploy/kubernetes/)`, 403);
+  // The exec is a WebSocket upgrade (a GET): RBAC checks verb "get" on
+  // pods/exec, and Kubernetes 1.35+ also "create" (as for kubectl's exec).
+  if (httpStatus === 403) return new PodExecRefused(`Forbidden: the worker's Kubernetes identity may not get/create pods/exec in namespace ${target.namespace} (exec into ${where}); grant verbs "get" and "create" on resource "pods/exec" (deploy/kubernetes/role.yaml)`, 403);
   if (httpStatus === 404) return new PodExecRefused(`${where} not found (exec): is the pod running and the name right?`, 404);
   if (httpStatus === 401) return new PodExecRefused(`Unauthorized: the API server refused the worker's Kubernetes credentials (exec into ${where})`, 401);
   return new PodExecRefused(`exec into ${where} failed to connect: ${message}`, Number.isNaN(httpStatus) ? null : httpStatus);

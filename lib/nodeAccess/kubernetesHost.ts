@@ -1,8 +1,10 @@
 import { PassThrough, Writable, type Readable } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../common/failures';
 import type { KubernetesNodeAccess } from '../../config/nodeSchema';
 import type { KubernetesAccess } from '../../config/kubernetesSchema';
 import { loadKubeConfig } from '../kubernetes/client';
-import { podExec, type PodTarget } from '../kubernetes/podExec';
+import { podExec, PodExecRefused, type PodTarget } from '../kubernetes/podExec';
 import { HostCommandFailed, type NodeHost } from './access';
 
 // The node runs in a pod: every command goes through the API server's exec
@@ -50,7 +52,15 @@ export class KubernetesNodeHost implements NodeHost {
   }
 
   private exec(argv: string[], io: { stdin?: Readable; stdout?: Writable; timeoutMs?: number }): Promise<void> {
-    return loadKubeConfig(this.kubeconfig, this.context).then((kc) => podExec(kc, this.target, this.argv(argv), io));
+    return loadKubeConfig(this.kubeconfig, this.context)
+      .then((kc) => podExec(kc, this.target, this.argv(argv), io))
+      .catch((error: unknown) => {
+        // Credentials refused (401) or the verb not granted (403): no retry changes that.
+        if (error instanceof PodExecRefused && (error.httpStatus === 401 || error.httpStatus === 403)) {
+          throw ApplicationFailure.create({ message: error.message, type: FailureType.AuthenticationFailed, nonRetryable: true });
+        }
+        throw error;
+      });
   }
 
   async run(argv: string[], options: { timeoutMs?: number } = {}): Promise<string> {

@@ -129,7 +129,8 @@ export class RabbitNode {
     try {
       await this.diagnostics(args, 30_000);
       return true;
-    } catch {
+    } catch (error) {
+      refusedAccess(error);
       return false;
     }
   }
@@ -176,7 +177,8 @@ export class RabbitNode {
     try {
       await this.host.run(['test', '-e', file]);
       return true;
-    } catch {
+    } catch (error) {
+      refusedAccess(error);
       return false;
     }
   }
@@ -198,6 +200,12 @@ export class RabbitNode {
   failure(message: string, type: FailureType, nonRetryable = false): ApplicationFailure {
     return ApplicationFailure.create({ message, type, nonRetryable });
   }
+}
+
+// A node whose host the worker may not reach (pod exec refused: 401/403) is
+// not a node that is down or a file that is missing: that failure goes on.
+function refusedAccess(error: unknown): void {
+  if (error instanceof ApplicationFailure && error.type === FailureType.AuthenticationFailed) throw error;
 }
 
 // GNU tar reads its input in 10 KiB records and waits for a record to fill
