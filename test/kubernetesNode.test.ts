@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { parse, stringify } from 'yaml';
 import { RabbitvaultConfig } from '../config/schema';
+import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
 import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../contracts/dataDirectory';
 import { HostCommandFailed } from '../lib/nodeAccess/access';
 import { hostFor } from '../lib/nodeAccess/hosts';
@@ -17,6 +18,7 @@ import { appRunning, dataConfig, fillQueues, nodeEnv, waitForCounts } from './da
 import { apis, type TestKubernetes } from './support/kubernetesFixtures';
 import { failureOf, startHarness, workflowId, type Harness } from './support/harness';
 import { scratchDir, testNode, testStack } from './support/stack';
+import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';
 
 const b = testNode(1);
 const namespace = `rv-pods-${process.pid}`;
@@ -156,6 +158,50 @@ describe('a node in a pod, over the API server exec', () => {
     const restore = await run<RestoreDataDirectoryResult>('restoreDataDirectory', { cluster: 'c', from: 'latest', ...quick });
     assert.equal(restore.nodes.length, 1);
     assert.deepEqual(await waitForCounts(b, { 'pod-classic': 30, 'pod-quorum': 20 }), { 'pod-classic': 30, 'pod-quorum': 20 });
+  });
+
+  test('configuration over exec: the files the node names read from the pod, written back only whole, checked by reading them back', async () => {
+    const conf = path.join(b.dir, 'rabbitmq.conf');
+    const original = readFileSync(conf);
+    const backup = await run<BackupConfigurationResult>('backupConfiguration', { cluster: 'c', retry: quick.retry });
+    const files = backup.nodes[0]!.files;
+    assert.ok(files.some((f) => f.kind === 'rabbitmq.conf' && f.path === conf), JSON.stringify(files));
+    writeFileSync(conf, Buffer.concat([original, Buffer.from('heartbeat = 23\n')]));
+    try {
+      const restored = await run<RestoreConfigurationResult>('restoreConfiguration', { cluster: 'c', from: backup.setId, kubernetes: false, retry: quick.retry });
+      assert.equal(restored.filesChanged, 1);
+      assert.deepEqual(readFileSync(conf), original, 'rabbitmq.conf is the set\'s again');
+    } finally {
+      writeFileSync(conf, original);
+    }
+  });
+
+  test('the worker killed while the pod\'s node is stopped: a new worker starts it again within the downtime limit', async () => {
+    const file = path.join(scratchDir('worker'), 'rabbitvault.yaml');
+    const config = podConfig();
+    writeConfigFile(config, file);
+    let worker = await spawnWorker(file);
+    try {
+      const handle = await h.client.workflow.start('backupDataDirectory', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: workflowId('pod-kill'),
+        args: [{ cluster: 'c', copy: 'while-stopped', downtimeLimitSeconds: 120, ...quick }],
+      });
+      for (let i = 0; await appRunning(b); i++) {
+        assert.ok(i < 600, 'the backup stopped the node');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await killHard(worker);
+      const stoppedAt = Date.now();
+      worker = await spawnWorker(file);
+      const result = (await handle.result()) as BackupDataDirectoryResult;
+      assert.ok(await appRunning(b), 'the node runs');
+      const window = result.nodes[0]!.stopWindow;
+      assert.ok(window.seconds <= 120, `stop window ${window.seconds} s within the downtime limit`);
+      process.stdout.write(`# pod node stopped ${window.seconds.toFixed(1)} s; worker killed ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s before the backup ended\n`);
+    } finally {
+      await killHard(worker);
+    }
   });
 
   test('the exec stream cut mid-tar: the step is retried, the set is whole and verifies, the node runs', async () => {

@@ -105,7 +105,7 @@ async function backUp(input: z.output<typeof BackupDataDirectoryInput>): Promise
       : { streamed: await upload(p, p.facts.dataDirectory)() };
   const stop = (p: NodePlan) => async () => {
     progress('stopping app', p.node.name);
-    await nodeActivities('dataDirectory', p.node.taskQueue, timing).quick.stopNodeApp({ cluster, node: p.node.name });
+    await nodeActivities('dataDirectory', p.node.taskQueue, timing).streaming.stopNodeApp({ cluster, node: p.node.name });
     if (p.staging) progress('copying changes', `${p.node.name}: what changed since the pre-copy, into ${p.staging.dir}`);
     else progress('copying data directory', `${p.node.name}: tar | zstd | upload (${method})`);
   };

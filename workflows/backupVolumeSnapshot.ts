@@ -74,7 +74,7 @@ async function snapshot(input: Input): Promise<BackupVolumeSnapshotResult> {
         async () => {
           for (const n of nodes) {
             progress('stopping app', n.name);
-            await nodeActivities('dataDirectory', n.taskQueue, timing).quick.stopNodeApp({ cluster, node: n.name });
+            await nodeActivities('dataDirectory', n.taskQueue, timing).streaming.stopNodeApp({ cluster, node: n.name });
           }
         },
         async () => {

@@ -92,7 +92,7 @@ async function restore(input: z.output<typeof RestoreDataDirectoryInput>): Promi
     const stoppedAt = new Date();
     try {
       progress('stopping app', node.name);
-      await a.quick.stopNodeApp(ref);
+      await a.streaming.stopNodeApp(ref);
       progress('extracting', `${record.artifact.name} into ${facts.dataDirectory} (previous kept at ${asidePath})`);
       await CancellationScope.withTimeout(timing.downtimeLimitSeconds * 1000, () =>
         a.streaming.extractDataDirectory({

@@ -40,8 +40,11 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
       return facts;
     },
 
+    // Heartbeats while stop_app runs: a worker killed here is noticed in
+    // seconds and the step retried (stop_app again is a no-op), so the node is
+    // never left stopped for a whole attempt timeout before the start follows.
     async stopNodeApp(input: NodeRef): Promise<void> {
-      await rabbitNode(deps.config, input.cluster, input.node).stopApp();
+      await beating(() => rabbitNode(deps.config, input.cluster, input.node).stopApp());
     },
 
     // Idempotent: retried by the workflow until the node runs and accepts connections.

@@ -9,10 +9,10 @@ import { testStack } from './stack';
 const api = { group: 'snapshot.storage.k8s.io', version: 'v1' };
 export type SnapshotAnswer = 'ready' | 'never' | { error: string };
 
-export async function snapshotApi() {
+export async function snapshotApi(kubeconfig = testStack().kubernetes.kubeconfig) {
   const k8s = await clientNode();
   const kc = new k8s.KubeConfig();
-  kc.loadFromFile(testStack().kubernetes.kubeconfig);
+  kc.loadFromFile(kubeconfig);
   return kc.makeApiClient(k8s.CustomObjectsApi);
 }
 
@@ -27,8 +27,9 @@ export interface PlayedController {
   stop(): Promise<void>;
 }
 
-export async function playSnapshotController(namespace: string, restoreSize = '8Gi'): Promise<PlayedController> {
-  const custom = await snapshotApi();
+// kubeconfig: the test stack's by default (bench/ passes its own).
+export async function playSnapshotController(namespace: string, restoreSize = '8Gi', kubeconfig?: string): Promise<PlayedController> {
+  const custom = await snapshotApi(kubeconfig);
   const seen = new Set<string>();
   let running = true;
   const controller: PlayedController = { answer: 'ready', answered: [], errors: [], stop: async () => undefined };

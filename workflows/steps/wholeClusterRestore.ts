@@ -48,7 +48,7 @@ export async function restoreWholeCluster(r: ClusterRestore): Promise<RestoreDat
     for (const p of plans) {
       progress('stopping app', `${p.node.name} (${stopped.length + 1} of ${plans.length}; the whole cluster goes down together)`);
       stopped.push(p.node.name);
-      await on(p.node.name).quick.stopNodeApp({ cluster, node: p.node.name });
+      await on(p.node.name).streaming.stopNodeApp({ cluster, node: p.node.name });
     }
     progress('extracting', `${names.join(', ')}: each previous data directory kept beside it (.before-restore-${stamp})`);
     await CancellationScope.withTimeout(timing.downtimeLimitSeconds * 1000, () =>
