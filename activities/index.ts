@@ -11,6 +11,7 @@ import { createMessageActivities } from './messages';
 import { createNodeActivities } from './dataDirectory/index';
 import { createReplicationActivities } from './replication/replication';
 import { createVolumeSnapshotActivities } from './volumeSnapshot/volumeSnapshotBackup';
+import { createVolumeSnapshotRestoreActivities } from './volumeSnapshot/volumeSnapshotRestore';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubernetesConfigurationActivities(deps),
     ...createReplicationActivities(deps),
     ...createVolumeSnapshotActivities(deps),
+    ...createVolumeSnapshotRestoreActivities(deps),
   };
 }
 
@@ -45,4 +47,5 @@ export type ValidationActivities = ReturnType<typeof createValidationActivities>
 export type DrillActivities = ReturnType<typeof createDrillActivities>;
 export type ReplicationActivities = ReturnType<typeof createReplicationActivities>;
 export type VolumeSnapshotActivities = ReturnType<typeof createVolumeSnapshotActivities>;
+export type VolumeSnapshotRestoreActivities = ReturnType<typeof createVolumeSnapshotRestoreActivities>;
 export { defaultDeps, type ActivityDeps } from './deps';

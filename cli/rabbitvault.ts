@@ -24,6 +24,7 @@ usage: rabbitvault <command> [--config FILE] [--json]
   backup data --cluster C [--method archive|restic] [--all-together] [--copy pre-copy|while-stopped] [--downtime-limit S]   back up nodes' data directories (pre-copy, then stop_app saga)
   restore data --cluster C --from SET_ID|latest [--method archive|restic]   full recovery from a data-directory set
   backup snapshot --cluster C [--consistent] [--ready-timeout S]   one CSI VolumeSnapshot per PVC of the StatefulSet (Option A); --consistent stops the apps until each is cut
+  restore snapshot --cluster C --from SET_ID|latest [--ready-timeout S]   Recovery 4: the StatefulSet's PVCs created again from the set's VolumeSnapshots (old volumes kept, Retain)
   backup configuration --cluster C [--node N]...   back up the configuration: Kubernetes ConfigMap, Secret, PVCs, Helm values; nodes' rabbitmq.conf, enabled_plugins, ...
   restore configuration --cluster C --from SET_ID|latest [--dry-run] [--restart] [--node N]... [--no-kubernetes]   put it back (kept copies of what it replaces)
   backup definitions --cluster C           back up definitions (GET /api/definitions)

@@ -53,6 +53,10 @@ export const FailureType = {
   // reported an error, or a snapshot was not ready by its deadline.
   VolumeSnapshotFailed: 'VolumeSnapshotFailed',
   VolumeSnapshotTimeout: 'VolumeSnapshotTimeout',
+  // A snapshot restore (the guide's Recovery 4) that cannot go ahead, and a
+  // StatefulSet whose pods or claims did not get where it waited for by its deadline.
+  VolumeSnapshotRestoreRefused: 'VolumeSnapshotRestoreRefused',
+  StatefulSetNotReady: 'StatefulSetNotReady',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -90,4 +94,6 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.TargetUnhealthy,
   FailureType.VolumeSnapshotFailed,
   FailureType.VolumeSnapshotTimeout,
+  FailureType.VolumeSnapshotRestoreRefused,
+  FailureType.StatefulSetNotReady,
 ];

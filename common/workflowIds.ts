@@ -39,6 +39,10 @@ export function backupVolumeSnapshotWorkflowId(cluster: string, at: Date): strin
   return `backup-snapshot-${cluster}-${compactUtc(at)}`;
 }
 
+export function restoreVolumeSnapshotWorkflowId(cluster: string, at: Date): string {
+  return `restore-snapshot-${cluster}-${compactUtc(at)}`;
+}
+
 export function backupConfigurationWorkflowId(cluster: string, at: Date): string {
   return `backup-configuration-${cluster}-${compactUtc(at)}`;
 }

@@ -14,6 +14,7 @@ import { RetentionWorkflow, type RetentionContracts } from './retention';
 import { SchedulesWorkflow, type SchedulesContracts } from './schedules';
 import { ValidationWorkflow, type ValidationContracts } from './validation';
 import { VolumeSnapshotWorkflow, type VolumeSnapshotContracts } from './volumeSnapshot';
+import { VolumeSnapshotRestoreWorkflow, type VolumeSnapshotRestoreContracts } from './volumeSnapshotRestore';
 
 export type WorkflowContracts = DefinitionsContracts &
   BackupSetsContracts &
@@ -26,7 +27,8 @@ export type WorkflowContracts = DefinitionsContracts &
   DrillsContracts &
   SchedulesContracts &
   ReplicationContracts &
-  VolumeSnapshotContracts;
+  VolumeSnapshotContracts &
+  VolumeSnapshotRestoreContracts;
 
 export type WorkflowName = keyof WorkflowContracts;
 export type WorkflowInput<N extends WorkflowName> = WorkflowContracts[N]['input'];
@@ -49,6 +51,7 @@ export const WORKFLOW_NAMES = [
   ...Object.values(SchedulesWorkflow),
   ...Object.values(ReplicationWorkflow),
   ...Object.values(VolumeSnapshotWorkflow),
+  ...Object.values(VolumeSnapshotRestoreWorkflow),
 ];
 
 // Compile time: the list above and the table name the same workflows.

@@ -18,3 +18,4 @@ export { stopReplication } from './stopReplication';
 export { replicationStatus } from './replicationStatus';
 export { failover } from './failover';
 export { backupVolumeSnapshot } from './backupVolumeSnapshot';
+export { restoreVolumeSnapshot } from './restoreVolumeSnapshot';

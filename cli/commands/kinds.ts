@@ -9,6 +9,7 @@ import { restoreConfigurationCommand } from './restoreConfiguration';
 import { restoreDataCommand } from './restoreData';
 import { restoreDefinitionsCommand } from './restoreDefinitions';
 import { restoreMessagesCommand } from './restoreMessages';
+import { restoreSnapshotCommand } from './restoreSnapshot';
 
 type KindCommand = (ctx: CliContext, argv: string[]) => Promise<number>;
 
@@ -26,6 +27,7 @@ export const restoreKinds: Record<string, KindCommand> = {
   data: restoreDataCommand,
   definitions: restoreDefinitionsCommand,
   messages: restoreMessagesCommand,
+  snapshot: restoreSnapshotCommand,
 };
 
 export function dispatchKind(verb: 'backup' | 'restore', kinds: Record<string, KindCommand>, ctx: CliContext, argv: string[]): Promise<number> {

@@ -11,6 +11,7 @@ import type {
   RetentionActivities,
   ValidationActivities,
   VolumeSnapshotActivities,
+  VolumeSnapshotRestoreActivities,
 } from '../../activities';
 import { FailureType, nonRetryableFailureTypes } from '../../common/failures';
 import type { RetryInput } from '../../contracts/retry';
@@ -32,6 +33,7 @@ interface ActivitiesByComponent {
   replication: ReplicationActivities;
   // A snapshot backup finds and stops the nodes as the data-directory backup does.
   volumeSnapshot: BackupSetActivities & VolumeSnapshotActivities & Pick<DataDirectoryActivities, 'planDataDirectoryNodes'>;
+  volumeSnapshotRestore: BackupSetActivities & VolumeSnapshotRestoreActivities;
 }
 type Component = keyof ActivitiesByComponent;
 export type ActivitiesFor<C extends Component> = ActivityInterfaceFor<ActivitiesByComponent[C]>;
