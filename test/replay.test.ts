@@ -14,7 +14,7 @@ const recorded = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 describe('workflow histories replay deterministically', () => {
   test('there are recorded histories for every workflow', () => {
     const types = new Set(recorded.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')).events[0].workflowExecutionStartedEventAttributes.workflowType.name));
-    assert.deepEqual([...types].sort(), ['backupConfiguration', 'backupDataDirectory', 'backupDefinitions', 'backupMessages', 'copyBackupOffsite', 'dataDirectoryLock', 'pruneBackups', 'restoreConfiguration', 'restoreDataDirectory', 'restoreDefinitions', 'restoreDrill', 'restoreMessages', 'scheduledBackup', 'validateBackups', 'verifyBackup', 'backupVolumeSnapshot'].sort());
+    assert.deepEqual([...types].sort(), ['backupConfiguration', 'backupDataDirectory', 'backupDefinitions', 'backupMessages', 'copyBackupOffsite', 'dataDirectoryLock', 'pruneBackups', 'restoreConfiguration', 'restoreDataDirectory', 'restoreDefinitions', 'restoreDrill', 'restoreMessages', 'scheduledBackup', 'validateBackups', 'verifyBackup', 'backupVolumeSnapshot', 'restoreVolumeSnapshot'].sort());
   });
 
   for (const file of recorded) {
