@@ -14,7 +14,7 @@ import type { BackupConfigurationResult, RestoreConfigurationResult } from '../c
 import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../contracts/dataDirectory';
 import { HostCommandFailed } from '../lib/nodeAccess/access';
 import { hostFor } from '../lib/nodeAccess/hosts';
-import { appRunning, dataConfig, fillQueues, nodeEnv, waitForCounts } from './dataDirectory.support';
+import { appRunning, dataConfig, fillQueues, nodeEnv, queueCounts, waitForCounts } from './dataDirectory.support';
 import { apis, type TestKubernetes } from './support/kubernetesFixtures';
 import { failureOf, startHarness, workflowId, type Harness } from './support/harness';
 import { scratchDir, testNode, testStack } from './support/stack';
@@ -158,6 +158,23 @@ describe('a node in a pod, over the API server exec', () => {
     const restore = await run<RestoreDataDirectoryResult>('restoreDataDirectory', { cluster: 'c', from: 'latest', ...quick });
     assert.equal(restore.nodes.length, 1);
     assert.deepEqual(await waitForCounts(b, { 'pod-classic': 30, 'pod-quorum': 20 }), { 'pod-classic': 30, 'pod-quorum': 20 });
+  });
+
+  test('the node-name rule holds in pods: a set of one node is refused for a pod whose node has another name, nothing changed', async () => {
+    const a = testNode(0);
+    const base = podConfig();
+    const other = { ...base.clusters.c!, nodes: [{ ...base.clusters.c!.nodes[0]!, name: a.nodeName, access: { ...base.clusters.c!.nodes[0]!.access, env: nodeEnv(a) } }] };
+    const ho = await startHarness(RabbitvaultConfig.parse({ ...base, clusters: { c: base.clusters.c, other } }));
+    try {
+      const before = await queueCounts(a);
+      const failure = await failureOf(ho.client.workflow.execute('restoreDataDirectory', { taskQueue: ho.config.temporal.taskQueue, workflowId: workflowId('rename'), args: [{ cluster: 'other', sourceCluster: 'c', from: 'latest', ...quick }] }));
+      assert.match(failure.message, /refused|not in the set|nothing (was )?changed/i, failure.message);
+      assert.match(failure.message, new RegExp(b.nodeName.replace(/[.@-]/g, '.')), 'names the set\'s node');
+      assert.ok(await appRunning(a), 'node a was not stopped');
+      assert.deepEqual(await queueCounts(a), before, 'node a unchanged');
+    } finally {
+      await ho.stop();
+    }
   });
 
   test('configuration over exec: the files the node names read from the pod, written back only whole, checked by reading them back', async () => {
