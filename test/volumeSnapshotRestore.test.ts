@@ -5,7 +5,7 @@
 // (test/support/statefulSetController.ts); kwok marks the pods Ready.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RabbitvaultConfig } from '../config/schema';
@@ -174,6 +174,27 @@ describe("volume-snapshot restore (the guide's Recovery 4; real kube-apiserver, 
     const usage = await runCli(['restore', 'snapshot', '--cluster', 'helm', '--config', file], dir);
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /--from/);
+  });
+
+  test('verification fails once the pods are Ready (a queue the set records is missing): compensation from there', async () => {
+    const set = await backup('helm');
+    const file = path.join((h.config.storage.targets.local as { path: string }).path, 'helm', 'volume-snapshot', set.setId, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { details: Record<string, unknown> };
+    manifest.details.queues = [{ vhost: '/', name: 'rv-recover-missing', messages: 3 }];
+    writeFileSync(file, JSON.stringify(manifest));
+    const [before] = await boundVolumes(['data-hr-0']);
+    const failure = await failureOf(restore({ cluster: 'helm', from: set.setId, ...quick, verifyTimeoutSeconds: 1 }));
+    assert.equal(failure.type, 'RestoreVerificationFailed');
+    assert.match(failure.message, /not as recorded by the deadline .*: queue rv-recover-missing in vhost \/ is missing; changed: /);
+    assert.ok(failure.message.includes(`PVCs bound again to their previous volumes: data-hr-0 → ${before}; StatefulSet hr scaled back to 1, pods Ready`), failure.message);
+    const now = await claim('data-hr-0');
+    assert.deepEqual([now.spec?.volumeName, now.status?.phase, now.spec?.dataSource], [before, 'Bound', undefined]);
+    assert.deepEqual(await readyPods('hr'), ['hr-0']);
+    // The volume provisioned from the snapshot went with its claim (policy Delete).
+    const restored = controllers.provisioned.find((p) => p.dataSource === set.snapshots[0]!.name);
+    assert.ok(restored, 'a volume was provisioned from the snapshot');
+    await until(`${restored.volume} deleted`, () => k.core.readPersistentVolume({ name: restored.volume }).then(() => false, () => true), 10_000);
+    assert.deepEqual(controllers.errors, []);
   });
 
   // The replay test's input: `RECORD_HISTORIES=1 npm test -- test/volumeSnapshotRestore.test.ts` after an intended, patched() change.
