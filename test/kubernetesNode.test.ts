@@ -177,6 +177,20 @@ describe('a node in a pod, over the API server exec', () => {
     }
   });
 
+  test('a container without tar is named in the preflight, nothing stopped', async () => {
+    const base = podConfig();
+    const node = base.clusters.c!.nodes[0]!;
+    const noTar = RabbitvaultConfig.parse({ ...base, clusters: { c: { ...base.clusters.c, nodes: [{ ...node, access: { ...node.access, env: { ...nodeEnv(b), PATH: '/nonexistent' } } }] } } });
+    const hn = await startHarness(noTar);
+    try {
+      const failure = await failureOf(hn.client.workflow.execute('backupDataDirectory', { taskQueue: hn.config.temporal.taskQueue, workflowId: workflowId('no-tar'), args: [{ cluster: 'c', ...quick }] }));
+      assert.match(failure.message, new RegExp(`pod ${namespace}/${POD} \\(container rabbitmq\\) of .* has no tar`), failure.message);
+      assert.ok(await appRunning(b), 'the node was not stopped');
+    } finally {
+      await hn.stop();
+    }
+  });
+
   test('configuration over exec: the files the node names read from the pod, written back only whole, checked by reading them back', async () => {
     const conf = path.join(b.dir, 'rabbitmq.conf');
     const original = readFileSync(conf);

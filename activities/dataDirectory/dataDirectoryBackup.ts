@@ -4,6 +4,7 @@ import { FailureType } from '../../common/failures';
 import { writeNodeArtifact, type StreamedDataDirectory } from '../../lib/dataDirectory/artifactWriter';
 import { configuredNodes, nodeTaskQueue, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
 import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
+import { HostCommandFailed } from '../../lib/nodeAccess/access';
 import { Restic } from '../../lib/restic/restic';
 import { resticRepository } from '../../lib/restic/repository';
 import type { ActivityDeps } from '../deps';
@@ -21,6 +22,14 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     // Preflight on the node's host: node up and who it says it is, facts, storage reachable.
     async inspectDataDirectoryNode(input: NodeRef & { storage?: string; method?: DataDirectoryMethod }): Promise<NodeFacts> {
       const node = rabbitNode(deps.config, input.cluster, input.node);
+      // The directory leaves the host (or the pod's container) as tar on
+      // stdout: zstd, restic, hashing and upload run in the worker, so tar is
+      // the one tool the host must have.
+      await node.host.run(['tar', '--version'], { timeoutMs: 60_000 }).catch((error: unknown) => {
+        const missing = error instanceof HostCommandFailed && (error.notFound || error.exitCode === 126 || error.exitCode === 127);
+        if (!missing) throw error;
+        throw node.failure(`${node.host.describe()} has no tar (${error.message}): the data directory is streamed out of it with tar; install GNU tar there (zstd and restic are not needed there, they run in the worker)`, FailureType.NodeCommandFailed, true);
+      });
       if (!(await node.appRunning())) {
         throw node.failure(`RabbitMQ on ${input.node} is not running (rabbitmq-diagnostics check_running failed)`, FailureType.NodeUnreachable);
       }
