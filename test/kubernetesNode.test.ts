@@ -162,9 +162,9 @@ describe('a node in a pod, over the API server exec', () => {
 
   test('the node-name rule holds in pods: a set of one node is refused for a pod whose node has another name, nothing changed', async () => {
     const a = testNode(0);
-    const base = podConfig();
+    const base = h.config; // the storage holding the set of the test above
     const other = { ...base.clusters.c!, nodes: [{ ...base.clusters.c!.nodes[0]!, name: a.nodeName, access: { ...base.clusters.c!.nodes[0]!.access, env: nodeEnv(a) } }] };
-    const ho = await startHarness(RabbitvaultConfig.parse({ ...base, clusters: { c: base.clusters.c, other } }));
+    const ho = await startHarness(RabbitvaultConfig.parse({ ...base, temporal: { ...base.temporal, taskQueue: `${base.temporal.taskQueue}-other` }, clusters: { c: base.clusters.c, other } }));
     try {
       const before = await queueCounts(a);
       const failure = await failureOf(ho.client.workflow.execute('restoreDataDirectory', { taskQueue: ho.config.temporal.taskQueue, workflowId: workflowId('rename'), args: [{ cluster: 'other', sourceCluster: 'c', from: 'latest', ...quick }] }));
