@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { BackupVolumeSnapshotResult } from '../contracts/volumeSnapshot';
 import type { RestoreVolumeSnapshotResult } from '../contracts/volumeSnapshotRestore';
@@ -16,6 +17,7 @@ import { dataConfig } from './dataDirectory.support';
 import { runCli } from './support/cli';
 import { failureOf, startHarness, workflowId, type Harness } from './support/harness';
 import { apis, type TestKubernetes } from './support/kubernetesFixtures';
+import { serviceAccountKubeconfig, type PolicyRule } from './support/kubernetesIdentity';
 import { playSnapshotController, snapshotApi, type PlayedController } from './support/snapshotController';
 import { playStatefulSetController, type PlayedStatefulSetController } from './support/statefulSetController';
 import { scratchDir, testNode, testStack } from './support/stack';
@@ -27,6 +29,8 @@ const retry = { initialIntervalSeconds: 0.5, maximumIntervalSeconds: 2, maximumA
 const quickBackup = { pollIntervalSeconds: 0.2, readyTimeoutSeconds: 30, retry };
 const quick = { pollIntervalSeconds: 0.2, podsGoneTimeoutSeconds: 30, readyTimeoutSeconds: 30, verifyTimeoutSeconds: 30, heartbeatTimeoutSeconds: 10, retry };
 const api = { group: 'snapshot.storage.k8s.io', version: 'v1' };
+// The shipped least-privilege rules: cluster "c" backs up and restores with a token holding exactly them.
+const shipped = parseAllDocuments(readFileSync(path.join(__dirname, '..', 'deploy', 'kubernetes', 'role.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; rules: PolicyRule[] });
 
 // A StatefulSet as the chart or the operator create it; the played controller makes its PVCs and pods.
 async function createStatefulSet({ apps }: TestKubernetes, name: string, replicas: number, template: string): Promise<void> {
@@ -82,7 +86,8 @@ describe("volume-snapshot restore (the guide's Recovery 4; real kube-apiserver, 
     await createStatefulSet(k, 'ghost', 1, 'data');
     const base = dataConfig([node]);
     const kubernetes = { kubeconfig: testStack().kubernetes.kubeconfig, namespace, release: 'mq', volumeSnapshotClass: snapshotClass };
-    const c = { ...base.clusters.c!, kubernetes };
+    const roleToken = await serviceAccountKubeconfig(k, namespace, 'rabbitvault', shipped.find((m) => m.kind === 'Role')!.rules, shipped.find((m) => m.kind === 'ClusterRole')!.rules);
+    const c = { ...base.clusters.c!, kubernetes: { ...kubernetes, kubeconfig: roleToken } };
     const config = { ...base, clusters: { c, helm: { ...c, kubernetes: { ...kubernetes, release: 'hr' } }, gone: { ...c, kubernetes: { ...kubernetes, release: 'ghost' } } } } as RabbitvaultConfig;
     h = await startHarness(config);
     await until('the played controllers run 5 pods Ready', async () => (await readyPods('mq-server')).length === 3 && (await readyPods('hr')).length === 1 && (await readyPods('ghost')).length === 1);
@@ -92,9 +97,12 @@ describe("volume-snapshot restore (the guide's Recovery 4; real kube-apiserver, 
     await snapshots?.stop();
     await controllers?.stop();
     await h?.stop();
+    // Cluster-scoped; the namespace itself stays (no namespace controller: the stack's teardown removes it).
+    await k?.rbac.deleteClusterRoleBinding({ name: `${namespace}-rabbitvault` }).catch(() => undefined);
+    await k?.rbac.deleteClusterRole({ name: `${namespace}-rabbitvault` }).catch(() => undefined);
   });
 
-  test('Recovery 4, 3 replicas with the operator naming: PVCs from the snapshots, old PVs kept (Retain), replicas and pods back, nodes checked', async (t) => {
+  test('Recovery 4, 3 replicas with the operator naming, with the shipped Role\'s token only: PVCs from the snapshots, old PVs kept (Retain), replicas and pods back, nodes checked', async (t) => {
     const set = await backup('c');
     const before = await boundVolumes(operatorClaims);
     assert.ok(before.every((v) => v), 'every PVC is bound before the restore');
@@ -138,7 +146,7 @@ describe("volume-snapshot restore (the guide's Recovery 4; real kube-apiserver, 
     assert.match(invalid.message, /invalid restoreVolumeSnapshot input: from: /);
   });
 
-  test('a restored claim never bound: the old PVs bound again under their names, scaled back, the failure says what changed', async () => {
+  test('a restored claim never bound (the shipped Role\'s token): the old PVs bound again under their names, scaled back, the failure says what changed', async () => {
     const before = await boundVolumes(operatorClaims);
     controllers.provisionFromSnapshots = false;
     let failure: { message: string; type?: string };
