@@ -235,6 +235,32 @@ describe('a node in a pod, over the API server exec', () => {
     }
   });
 
+  test('the pod deleted while its node is stopped and made again (as its StatefulSet would): the backup goes on, the node runs, the set verifies', async () => {
+    const handle = await h.client.workflow.start('backupDataDirectory', {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowId('pod-deleted'),
+      args: [{ cluster: 'c', copy: 'while-stopped', downtimeLimitSeconds: 120, heartbeatTimeoutSeconds: 10, retry: { initialIntervalSeconds: 0.5, maximumIntervalSeconds: 1, maximumAttempts: 20 } }],
+    });
+    for (let i = 0; await appRunning(b); i++) {
+      assert.ok(i < 600, 'the backup stopped the node');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await k.core.deleteNamespacedPod({ namespace, name: POD, gracePeriodSeconds: 0 });
+    for (let i = 0; await k.core.readNamespacedPod({ namespace, name: POD }).then(() => true, () => false); i++) {
+      assert.ok(i < 200, 'the pod went');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const gone = await hostFor(h.config, 'c', b.nodeName).run(['true']).then(() => undefined, (e: unknown) => e as Error);
+    assert.match(String(gone?.message), /not found/, 'exec into the deleted pod is refused');
+    await new Promise((r) => setTimeout(r, 2000));
+    await createPod(k, POD);
+    const backup = (await handle.result()) as BackupDataDirectoryResult;
+    assert.ok(await appRunning(b), 'the node runs');
+    assert.ok(backup.nodes[0]!.stopWindow.seconds <= 120, 'within the downtime limit');
+    const report = (await h.client.workflow.execute('verifyBackup', { taskQueue: h.config.temporal.taskQueue, workflowId: workflowId('verify'), args: [{ cluster: 'c', component: 'data-directory', set: backup.setId }] })) as { ok: boolean; problems: unknown[] };
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+  });
+
   test('the exec stream cut mid-tar: the step is retried, the set is whole and verifies, the node runs', async () => {
     const proxy = await cuttableApiServer();
     const hc = await startHarness(podConfig(proxy.kubeconfig));
