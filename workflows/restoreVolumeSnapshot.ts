@@ -51,7 +51,8 @@ async function restore(input: Input): Promise<RestoreVolumeSnapshotResult> {
   const setId = set.manifest.setId;
   const details = parseUntrusted(RestorableSnapshotDetails, set.manifest.details, { set: setId, artifact: 'manifest.json details' });
   progress('preflight', `StatefulSet ${details.namespace}/${details.statefulSet}, its PVCs and PVs, the snapshots of set ${setId}`);
-  const plan = await act.planVolumeSnapshotRestore({ cluster, setId, details }).catch((error: unknown) => {
+  const { queues: _queues, ...recorded } = details;
+  const plan = await act.planVolumeSnapshotRestore({ cluster, setId, details: recorded }).catch((error: unknown) => {
     throw explainFailure(`preflight of the snapshot restore of ${cluster}`, error, 'nothing was changed');
   });
   const { statefulSet, replicas, claims } = plan;
