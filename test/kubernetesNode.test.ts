@@ -160,6 +160,14 @@ describe('a node in a pod, over the API server exec', () => {
     assert.deepEqual(await waitForCounts(b, { 'pod-classic': 30, 'pod-quorum': 20 }), { 'pod-classic': 30, 'pod-quorum': 20 });
   });
 
+  test('restic (Option C) of the pod over exec: tar in the pod, restic in the worker; restore from the snapshot', async () => {
+    const backup = await run<BackupDataDirectoryResult>('backupDataDirectory', { cluster: 'c', method: 'restic', storage: 'minio', ...quick });
+    assert.ok(backup.nodes[0]!.resticSnapshotId, 'a restic snapshot');
+    execFileSync('/usr/lib/rabbitmq/bin/rabbitmqctl', ['-n', b.nodeName, 'purge_queue', 'pod-quorum'], { env: { ...process.env, ...nodeEnv(b) } });
+    await run<RestoreDataDirectoryResult>('restoreDataDirectory', { cluster: 'c', from: backup.setId, storage: 'minio', method: 'restic', ...quick });
+    assert.deepEqual(await waitForCounts(b, { 'pod-classic': 30, 'pod-quorum': 20 }), { 'pod-classic': 30, 'pod-quorum': 20 });
+  });
+
   test('the node-name rule holds in pods: a set of one node is refused for a pod whose node has another name, nothing changed', async () => {
     const a = testNode(0);
     const base = h.config; // the storage holding the set of the test above
