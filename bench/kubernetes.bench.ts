@@ -6,8 +6,8 @@
 //   2. the stop window of a consistent volume-snapshot backup / RabbitMQ's bare
 //      stop_app + start_app + await_startup over the same exec (issue 12: <= 1.2).
 // Figures go to bench/results/kubernetes-<date>.json.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -38,6 +38,21 @@ const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 const f = (n: number, d = 2) => Number(n.toFixed(d));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const NS = 'bench';
+
+// CPU seconds (user + system) of the processes whose command line names dir.
+function cpuSecondsOf(dir: string): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100;
+}
 
 async function main(): Promise<void> {
   quietTemporalRuntime();
@@ -121,6 +136,28 @@ async function main(): Promise<void> {
         }
       }
       const host = hostFor(config, 'pod', node.nodeName);
+      // The transport's own ceiling on this machine: the same tar to
+      // /dev/null through exec and locally, with the CPU seconds the API
+      // server, etcd and kwok spent meanwhile (on a real cluster they run on
+      // other machines; here they share the worker's two cores).
+      const dataDir = path.join(node.dir, 'mnesia', node.nodeName);
+      const drain = async (stream: NodeJS.ReadableStream) => {
+        for await (const _ of stream) void _;
+      };
+      const rawLocal: number[] = [];
+      const rawExec: number[] = [];
+      const kubeCpu: number[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        step(`bench: transport ceiling, tar to /dev/null locally and over exec (${i + 1}/${REPEATS})`);
+        let t = process.hrtime.bigint();
+        await drain(spawn('tar', ['-C', dataDir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!);
+        rawLocal.push(seconds(t));
+        const cpu0 = cpuSecondsOf(runDir);
+        t = process.hrtime.bigint();
+        await drain(host.streamOut(['tar', '-C', dataDir, '-cf', '-', '.']));
+        rawExec.push(seconds(t));
+        kubeCpu.push(cpuSecondsOf(runDir) - cpu0);
+      }
       const ctl = async (args: string[]) => host.run([host.rabbitmqctl, '-n', node.nodeName, ...args], { timeoutMs: 300_000 });
       const bare: number[] = [];
       const bareChecked: number[] = [];
@@ -161,6 +198,14 @@ async function main(): Promise<void> {
           execMiBps: f(mibps(median(pod)), 1),
           ratioExecOverLocal: f(mibps(median(pod)) / mibps(median(local))),
         },
+        transportCeiling: {
+          tarToDevNullLocalSeconds: rawLocal.map((s) => f(s)),
+          tarToDevNullOverExecSeconds: rawExec.map((s) => f(s)),
+          localMiBps: f(mibps(median(rawLocal)), 1),
+          execMiBps: f(mibps(median(rawExec)), 1),
+          apiServerEtcdKwokAndIdleNodeCpuSecondsPerRun: kubeCpu.map((s) => f(s)),
+          ratioExecOverLocal: f(median(rawLocal) / median(rawExec)),
+        },
         stopWindow: {
           bareStopStartOverExecSeconds: bare.map((s) => f(s)),
           bareWithConnectivityCheckSeconds: bareChecked.map((s) => f(s)),
@@ -179,6 +224,7 @@ async function main(): Promise<void> {
           JSON.stringify(results, null, 2),
           '',
           `data-directory backup, streaming step (median of ${REPEATS}): local ${results.throughput.localMiBps} MiB/s, pod exec ${results.throughput.execMiBps} MiB/s; ratio exec/local ${results.throughput.ratioExecOverLocal} (goal >= 0.8)`,
+          `transport ceiling (tar to /dev/null, median): local ${results.transportCeiling.localMiBps} MiB/s, over exec ${results.transportCeiling.execMiBps} MiB/s (API server + etcd + kwok, and the idle node, used ${f(median(kubeCpu))} CPU s per run on the same 2 cores)`,
           `stop window (median): consistent snapshot ${f(median(ours))} s vs RabbitMQ's bare stop_app+start_app+await_startup over exec ${f(median(bare))} s; ratio ${results.stopWindow.ratioOursOverBare} (goal <= 1.2); with RabbitMQ's own check_port_connectivity added ${f(median(bareChecked))} s, ratio ${results.stopWindow.ratioOursOverBareWithCheck}`,
           `written to ${path.relative(process.cwd(), file)}`,
           '',
