@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +88,24 @@ async function cuttableApiServer(): Promise<{ kubeconfig: string; cutAfterBytes(
   };
 }
 
+// The API server's gauge of exec connections in flight (its /metrics).
+async function execsInFlight(): Promise<number> {
+  const kc = parse(readFileSync(testStack().kubernetes.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string; 'certificate-authority': string } }>; users: Array<{ user: { token: string } }> };
+  const { server, 'certificate-authority': ca } = kc.clusters[0]!.cluster;
+  const body = await new Promise<string>((resolve, reject) => {
+    https
+      .get(`${server}/metrics`, { ca: readFileSync(ca), headers: { authorization: `Bearer ${kc.users[0]!.user.token}` } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  const line = body.split('\n').find((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('subresource="exec"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 describe('a node in a pod, over the API server exec', () => {
   let k: TestKubernetes;
   let h: Harness;
@@ -133,6 +152,17 @@ describe('a node in a pod, over the API server exec', () => {
     }
     assert.equal(bytes, 48 * 1024 * 1024);
     assert.equal(out.digest('hex'), expected);
+
+    // A consumer that gives up ends the exec at the API server (its in-flight
+    // exec count drops back), nothing waits for a drain. (kwok itself keeps
+    // the command: it never closes the command's stdout pipe.)
+    const before = await execsInFlight();
+    const partial = host.streamOut(['cat', big]);
+    for await (const _ of partial) break;
+    for (let i = 0; (await execsInFlight()) > before; i++) {
+      assert.ok(i < 100, 'the exec ended at the API server when its reader gave up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     // A tar of it into the pod, as a restore sends a data directory.
     const tar = path.join(dir, 'big.tar');

@@ -90,12 +90,27 @@ export async function podExec(kc: KubeConfig, target: PodTarget, argv: string[],
 
   const done = new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    if (io.timeoutMs) timer = setTimeout(() => ws.close(4000, 'timeout'), io.timeoutMs);
+    // Why we closed it ourselves (the close code the event reports is the peer's echo, if any).
+    let closedBy: 'timeout' | 'output' | undefined;
+    if (io.timeoutMs)
+      timer = setTimeout(() => {
+        closedBy = 'timeout';
+        ws.close(4000, 'timeout');
+      }, io.timeoutMs);
+    // The consumer gave up (an upload failed and its pipeline was destroyed):
+    // end the exec, or the paused socket and the command in the pod would
+    // wait for a drain that never comes.
+    io.stdout?.once('close', () => {
+      if (status !== undefined || ws.readyState !== ws.OPEN) return;
+      closedBy ??= 'output';
+      ws.close(4002, 'output closed');
+    });
     ws.on('close', (code: number) => {
       if (timer) clearTimeout(timer);
       if (status?.status === 'Success') return resolve();
       if (status) return reject(new HostCommandFailed(argv, exitCodeOf(status), `${stderr}\n${status.message ?? ''}`, /executable file not found|no such file or directory/i.test(status.message ?? '')));
-      if (code === 4000) return reject(new HostCommandFailed(argv, null, `${stderr}\nno exit status within ${Math.round((io.timeoutMs ?? 0) / 1000)} s (exec in pod ${target.namespace}/${target.pod} closed)`));
+      if (closedBy === 'output') return reject(new HostCommandFailed(argv, null, `${stderr}\nthe output of the exec in pod ${target.namespace}/${target.pod} was closed before the command ended`));
+      if (closedBy === 'timeout') return reject(new HostCommandFailed(argv, null, `${stderr}\nno exit status within ${Math.round((io.timeoutMs ?? 0) / 1000)} s (exec in pod ${target.namespace}/${target.pod} closed)`));
       reject(new ExecStreamDropped(target, argv, code, stderr));
     });
     ws.on('error', () => undefined); // the close event that follows says what happened
