@@ -82,15 +82,28 @@ describe('message backup and restore under faults', () => {
     }
   }
 
-  test('drain: a worker SIGKILLed mid-backup loses nothing and stores nothing twice', async () => {
+  test('drain: a worker SIGKILLed mid-backup loses nothing, and stores nothing twice outside the window the result names', async () => {
     await declareQueue(a, '/', 'crash.drain');
     await publishAll(ca, 'crash.drain', numbered(N, 512));
     const { result, config } = await withKilledWorker<BackupMessagesResult>('backupMessages', { cluster: 'a', queues: ['crash.drain'], mode: 'drain', segmentMiB: 0.05 }, (c) => segmentFiles(c) >= 5);
     assert.equal(await depth(ca, 'crash.drain'), 0, 'drained');
-    assert.equal(result.totals.messages, N);
+    // Exactly once, except in the one window the design names: killed after a
+    // segment's "sending" ack mark, before the ack is known to have reached the
+    // broker. Its messages may then be stored twice (never lost), and the
+    // result says so; matching them against what comes back could drop
+    // look-alike messages, so they are kept.
+    const extra = result.totals.messages - N;
+    if (extra !== 0) {
+      assert.ok(extra > 0, `nothing lost: ${result.totals.messages} of ${N}`);
+      assert.match(result.queues[0]!.note ?? '', /stored twice \(never lost\)/, `${extra} extra messages, and the result names the window`);
+    }
     const restored = await restoreInto(config, 'crash.drain.back', result.setId);
-    assert.equal(restored.queues[0]!.depthAfter, N);
-    assert.deepEqual((await peekAll(cb, 'crash.drain.back')).map((m) => m.properties.messageId), ids(N), 'every message once, in order');
+    assert.equal(restored.queues[0]!.depthAfter, result.totals.messages);
+    const back = (await peekAll(cb, 'crash.drain.back')).map((m) => String(m.properties.messageId));
+    const seen = new Set<string>();
+    const firstSeen = back.filter((id) => !seen.has(id) && !!seen.add(id));
+    assert.deepEqual(firstSeen, ids(N), 'every message, in order');
+    assert.equal(back.length - firstSeen.length, extra, 'the only repeats are the named ones');
   });
 
   test('copy: a worker SIGKILLed mid-backup leaves the queue whole and the retry captures it all', async () => {

@@ -237,7 +237,9 @@ describe('volume-snapshot backup (the guide\'s Option A; real kube-apiserver wit
   });
 
   // The replay test's input: `RECORD_HISTORIES=1 npm test -- test/volumeSnapshot.test.ts` after an intended, patched() change.
-  test('record backupVolumeSnapshot histories', { skip: !process.env.RECORD_HISTORIES }, async () => {
+  // Registered only when asked: not a skipped test in the default run.
+  if (process.env.RECORD_HISTORIES)
+  test('record backupVolumeSnapshot histories', async () => {
     const record = async (name: string, input: unknown) => {
       // The replay test replays under the file name.
       const handle = await h.client.workflow.start('backupVolumeSnapshot', { taskQueue: h.config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });

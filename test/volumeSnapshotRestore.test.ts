@@ -206,7 +206,9 @@ describe("volume-snapshot restore (the guide's Recovery 4; real kube-apiserver, 
   });
 
   // The replay test's input: `RECORD_HISTORIES=1 npm test -- test/volumeSnapshotRestore.test.ts` after an intended, patched() change.
-  test('record restoreVolumeSnapshot histories', { skip: !process.env.RECORD_HISTORIES }, async () => {
+  // Registered only when asked: not a skipped test in the default run.
+  if (process.env.RECORD_HISTORIES)
+  test('record restoreVolumeSnapshot histories', async () => {
     const record = async (name: string, input: unknown) => {
       const handle = await h.client.workflow.start('restoreVolumeSnapshot', { taskQueue: h.config.temporal.taskQueue, workflowId: `${name}.json`, args: [input] });
       await handle.result().catch(() => undefined);
