@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
-import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
+import { clusterEntry, failureOf, historyText, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { runCli } from './support/cli';
 import { apis, createHelmRelease, type TestKubernetes } from './support/kubernetesFixtures';
 import { scratchDir, testNode, testStack } from './support/stack';
@@ -18,18 +18,6 @@ const conf = 'listeners.tcp.default = 5672\nmanagement.tcp.port = 15672\nvm_memo
 const plugins = '[rabbitmq_management,rabbitmq_peer_discovery_k8s,rabbitmq_prometheus].\n';
 const quick = { retry: { initialIntervalSeconds: 0.5, maximumIntervalSeconds: 2, maximumAttempts: 3 } };
 
-// Every payload of a workflow's history, decoded: what the Web UI and the audit trail show.
-async function historyText(h: Harness, id: string): Promise<string> {
-  const history = await h.client.workflow.getHandle(id).fetchHistory();
-  const texts: string[] = [];
-  const walk = (o: unknown): void => {
-    if (o instanceof Uint8Array) texts.push(Buffer.from(o).toString('utf8'));
-    else if (Array.isArray(o)) o.forEach(walk);
-    else if (o && typeof o === 'object') Object.values(o).forEach(walk);
-  };
-  walk(history);
-  return texts.join('\n');
-}
 
 describe('configuration backup and restore on Kubernetes (Helm release; real kube-apiserver)', () => {
   let h: Harness;

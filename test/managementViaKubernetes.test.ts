@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { RabbitvaultConfig } from '../config/schema';
 import type { BackupDefinitionsResult, RestoreDefinitionsResult } from '../contracts/definitions';
 import { clientNode } from '../lib/kubernetes/client';
-import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
+import { clusterEntry, failureOf, historyText, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { testNode, testStack } from './support/stack';
 
 const namespace = `rv-mgmt-${randomBytes(3).toString('hex')}`;
@@ -38,18 +38,6 @@ async function serviceWithPod(k: Awaited<ReturnType<typeof kube>>, name: string,
       endpoints: [{ addresses: ['10.0.0.20'], conditions: { ready }, targetRef: { kind: 'Pod', name: pod, namespace } }],
     },
   });
-}
-
-async function historyText(h: Harness, id: string): Promise<string> {
-  const history = await h.client.workflow.getHandle(id).fetchHistory();
-  const texts: string[] = [];
-  const walk = (o: unknown): void => {
-    if (o instanceof Uint8Array) texts.push(Buffer.from(o).toString('utf8'));
-    else if (Array.isArray(o)) o.forEach(walk);
-    else if (o && typeof o === 'object') Object.values(o).forEach(walk);
-  };
-  walk(history);
-  return texts.join('\n');
 }
 
 describe('management API through the Kubernetes API server (real kube-apiserver)', () => {

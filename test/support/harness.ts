@@ -89,3 +89,16 @@ export async function failureOf(promise: Promise<unknown>): Promise<{ message: s
   }
   throw new Error('expected the workflow to fail, but it completed');
 }
+
+// Every payload of a workflow's history as text: tests assert no secret is in it.
+export async function historyText(h: Harness, id: string): Promise<string> {
+  const history = await h.client.workflow.getHandle(id).fetchHistory();
+  const texts: string[] = [];
+  const walk = (o: unknown): void => {
+    if (o instanceof Uint8Array) texts.push(Buffer.from(o).toString('utf8'));
+    else if (Array.isArray(o)) o.forEach(walk);
+    else if (o && typeof o === 'object') Object.values(o).forEach(walk);
+  };
+  walk(history);
+  return texts.join('\n');
+}
