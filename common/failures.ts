@@ -18,6 +18,8 @@ export const FailureType = {
   StorageError: 'StorageError',
   StepFailed: 'StepFailed',
   QueueNotFound: 'QueueNotFound',
+  // The live queue listing lacks durable queues the definitions hold (a node just went down): retried.
+  QueueListingIncomplete: 'QueueListingIncomplete',
   CopyWouldDeadLetter: 'CopyWouldDeadLetter',
   AmqpUnavailable: 'AmqpUnavailable',
   PublishRejected: 'PublishRejected',

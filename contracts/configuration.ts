@@ -48,6 +48,9 @@ export const RestoreConfigurationInput = z
     restart: z.boolean().default(false),
     // How long a restarted node may take to run again.
     nodeStartTimeoutSeconds: z.number().positive().max(86400).default(600),
+    // A worker that dies while it stops or starts a node is noticed after this
+    // long without a heartbeat, and the step runs again on a live worker.
+    heartbeatTimeoutSeconds: z.number().positive().max(3600).default(30),
     retry,
   })
   .strict();

@@ -1,6 +1,7 @@
 // `npm test`: lint, type-check, start the real dev stack (Temporal dev server,
-// MinIO, two isolated RabbitMQ nodes, a Kubernetes API server), run every test
-// against it, tear it down.
+// MinIO, a Kubernetes API server with kwok, two isolated RabbitMQ nodes per
+// lane), run every test file against it in lanes side by side, tear it down.
+// RABBITVAULT_TEST_LANES sets the number of lanes (default 2).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,8 +15,10 @@ import { startMinio } from './devstack/minio';
 import { freePort } from './devstack/ports';
 import { SetupError, step } from './devstack/progress';
 import { IsolatedRabbitNode } from './devstack/rabbitmqNode';
+import { claimRunDir, RUN_DIR_PREFIX, sweepStaleTestRuns } from './devstack/staleRuns';
 import { startTemporalDevServer } from './devstack/temporal';
-import { TEST_STACK_ENV, type TestStackInfo } from './devstack/testStack';
+import { runInLanes, summary } from './devstack/testLanes';
+import { type TestStackInfo } from './devstack/testStack';
 
 const root = path.resolve(__dirname, '..');
 
@@ -53,7 +56,9 @@ async function main(): Promise<number> {
   await ensureDebianPackage('restic', 'restic');
   await ensureDebianPackage('zstd', 'zstd');
 
-  const runDir = mkdtempSync(path.join(os.tmpdir(), 'rabbitvault-test-'));
+  sweepStaleTestRuns();
+  const runDir = mkdtempSync(path.join(os.tmpdir(), RUN_DIR_PREFIX));
+  claimRunDir(runDir);
   const stops: Array<() => Promise<void>> = [];
   const teardown = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -61,10 +66,17 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void teardown().then(() => process.exit(130)));
   try {
+    const files = testFiles(selected);
+    const laneCount = Math.max(1, Math.min(lanesWanted(), files.length));
+    const lanes = Array.from({ length: laneCount }, (_, i) => ({
+      number: i + 1,
+      temporalNamespace: i === 0 ? 'default' : `lane-${i + 1}`,
+      bucket: i === 0 ? 'rabbitvault-test' : `rabbitvault-test-lane-${i + 1}`,
+    }));
     const temporalPort = await freePort();
-    // Ports first: kwok forwards every pod's management port to node a's.
+    // Ports first: kwok forwards every pod's management port to lane 1's node a.
     const nodeOptions = await Promise.all(
-      ['a', 'b'].map(async (suffix) => ({
+      lanes.flatMap((lane) => ['a', 'b'].map((letter) => (lane.number === 1 ? letter : `${letter}${lane.number}`))).map(async (suffix) => ({
         name: `rv-test-${suffix}-${process.pid}`,
         baseDir: path.join(runDir, 'rabbitmq'),
         amqpPort: await freePort(),
@@ -73,7 +85,7 @@ async function main(): Promise<number> {
       })),
     );
     const [temporal, minio, kubernetes] = await Promise.all([
-      startTemporalDevServer({ port: temporalPort, logFile: path.join(runDir, 'temporal.log') }),
+      startTemporalDevServer({ port: temporalPort, logFile: path.join(runDir, 'temporal.log'), namespaces: lanes.map((l) => l.temporalNamespace) }),
       startMinio({ port: await freePort(), dataDir: path.join(runDir, 'minio'), logFile: path.join(runDir, 'minio.log') }),
       startKubernetesApiServer({ dir: path.join(runDir, 'kubernetes'), etcdPort: await freePort(), etcdPeerPort: await freePort(), apiPort: await freePort() }),
     ]);
@@ -99,26 +111,38 @@ async function main(): Promise<number> {
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
     const workflowBundlePath = path.join(runDir, 'workflow-bundle.js');
     writeFileSync(workflowBundlePath, code);
-    const info: TestStackInfo = {
+    const infos: TestStackInfo[] = lanes.map((lane, i) => ({
       runDir,
       temporalAddress: temporal.address,
       workflowBundlePath,
       minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
-      nodes: nodes.map((n) => n.options),
+      nodes: nodes.slice(2 * i, 2 * i + 2).map((n) => n.options),
       kubernetes: { server: kubernetes.server, kubeconfig: kubernetes.kubeconfig, node: kwok.node },
-    };
+      lane,
+    }));
     mkdirSync(path.join(runDir, 'work'), { recursive: true });
-    const files = testFiles(selected);
-    return await runStep(
-      `running ${files.length} test file(s)`,
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files],
+    step(`running ${files.length} test file(s) in ${laneCount} lane(s)`);
+    const started = Date.now();
+    const outcomes = await runInLanes({
+      root,
+      files,
+      lanes: infos,
       // The SDK's Node 22 notice would repeat in every test process; README states it once.
-      { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', [TEST_STACK_ENV]: JSON.stringify(info) },
-    );
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    const { text, ok } = summary(outcomes, (Date.now() - started) / 1000);
+    process.stdout.write(text);
+    return ok && outcomes.length === files.length ? 0 : 1;
   } finally {
     await teardown();
   }
+}
+
+function lanesWanted(): number {
+  const raw = process.env.RABBITVAULT_TEST_LANES ?? '2';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 4) throw new SetupError(`RABBITVAULT_TEST_LANES=${raw} is not a whole number from 1 to 4: unset it for the default of 2`);
+  return n;
 }
 
 const quietLogger = {

@@ -15,23 +15,23 @@ import { listSetLocations, listSets } from '../lib/backupSets/catalog';
 import { verifySet } from '../lib/backupSets/verify';
 import { LocalDirectoryStorage } from '../lib/storage/local';
 import { readRecords } from '../lib/messages/segmentFormat';
-import { dataDirectoryLockWorkflowId } from '../common/workflowIds';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { Component } from '../common/names';
 import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../contracts/dataDirectory';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
-import { numbered, openAmqp, peekAll, publishAll } from '../bench/messages/amqpFixtures';
-import { appRunning, dataConfig, localTaskQueue, nodeQueues, waitForCounts } from './dataDirectory.support';
+import { depth, numbered, openAmqp, peekAll, publishAll } from '../bench/messages/amqpFixtures';
+import { dataConfig, localTaskQueue, nodeQueues, waitForCounts } from './dataDirectory.support';
 import { clusterEntry, testConfig } from './support/harness';
 import { boundariesOf, formatPoint, killPointsOf, requiredMisses, runCrashLoop, spawnBuiltWorker, summary, type CrashLoopReport } from './support/killPoints';
+import { ensureRunning, lockReleased } from './support/crashRuns';
 import { scratchDir, testNode, testStack } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
 
 const a = testNode(0);
 const b = testNode(1);
 // Short enough that a killed attempt is retried within seconds.
-const ddTiming = { heartbeatTimeoutSeconds: 2, downtimeLimitSeconds: 90, nodeStartTimeoutSeconds: 40, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 20, attemptTimeoutSeconds: 12 } };
+const ddTiming = { heartbeatTimeoutSeconds: 2, downtimeLimitSeconds: 90, nodeStartTimeoutSeconds: 40, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 20, attemptTimeoutSeconds: 30 } };
 const msgTiming = { heartbeatTimeoutSeconds: 2, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 20, attemptTimeoutSeconds: 10 } };
 // Kill points per run: the messages workflows run once per point; the workflows
 // that stop node a (a run is tens of seconds of rabbitmqctl there) are killed at
@@ -45,6 +45,11 @@ const knobs = {
 };
 const DD_QUEUE = 'crash-dd';
 const DD_MESSAGES = 20;
+// A read of a queue stops at its depth; this idle gap only ends a read that
+// finds fewer. With 300 ms, a clean restore under load 9 read 874 of 1000 (the
+// last 126 in a row "missing") while every crash run's read was whole: a pause
+// in delivery, most likely. The check now names the queue's depth as well.
+const PEEK_IDLE_MS = 3000;
 const N = 1000;
 
 const ONLY = process.env.CRASH_ONLY?.split(',');
@@ -54,7 +59,6 @@ function progress(t: TestContext, line: string): void {
   t.diagnostic(line);
   process.stderr.write(`[crash ${new Date().toISOString().slice(11, 19)}] ${t.name}: ${line}\n`);
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const localStorage = (config: RabbitvaultConfig) => new LocalDirectoryStorage((config.storage.targets.local as { path: string }).path);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -85,27 +89,6 @@ async function checkSets(config: RabbitvaultConfig, cluster: string, component: 
     assert.deepEqual(newComplete, [], 'no new complete set after a failed run');
   }
   return { newComplete, newIncomplete };
-}
-
-async function ensureRunning(node: typeof a): Promise<boolean> {
-  for (let i = 0; i < 5; i += 1) {
-    if (await appRunning(node)) return true;
-    await sleep(1000);
-  }
-  await node.ctl(['start_app'], 180_000).catch(async () => {
-    await node.start();
-  });
-  return false;
-}
-
-async function lockReleased(client: Client, cluster: string): Promise<void> {
-  const handle = client.workflow.getHandle(dataDirectoryLockWorkflowId(cluster));
-  for (let i = 0; i < 150; i += 1) {
-    const status = await handle.describe().then((d) => d.status.name, () => 'NONE');
-    if (status !== 'RUNNING') return;
-    await sleep(200);
-  }
-  throw new Error(`the lock of cluster ${cluster} is still held 30 s after the previous run`);
 }
 
 async function publishFresh(model: ChannelModel, queue: string, count: number, size: number, options: { durable?: boolean } = {}): Promise<void> {
@@ -151,7 +134,7 @@ function assertCoverage<R>(r: CrashLoopReport<R>): void {
   assert.ok(r.boundaries.length > 0, 'the clean run scheduled activities');
   const broken = r.points.filter((p) => p.problems.length).map(formatPoint);
   assert.deepEqual(broken, [], `invariants broken at ${broken.length} kill points`);
-  assert.deepEqual(requiredMisses(r), [], 'every activity longer than 100 ms is hit after its start, every completion but the last is hit');
+  assert.deepEqual(requiredMisses(r), [], 'every activity longer than 500 ms is hit after its start, every completion but the last is hit');
 }
 
 describe('crash at every step: a worker SIGKILLed at each activity boundary', { concurrency: 2 }, () => {
@@ -159,7 +142,7 @@ describe('crash at every step: a worker SIGKILLed at each activity boundary', { 
   let client: Client;
   before(async () => {
     connection = await Connection.connect({ address: testStack().temporalAddress });
-    client = new Client({ connection });
+    client = new Client({ connection, namespace: testStack().lane.temporalNamespace });
   });
   after(async () => {
     await connection.close();
@@ -303,7 +286,7 @@ describe('crash at every step: a worker SIGKILLed at each activity boundary', { 
             const sets = await checkSets(config, 'b', 'messages', state.before, { ok: outcome.ok, setId: outcome.result?.setId });
             const runSet = sets.newComplete[0] ?? sets.newIncomplete[0];
             const inSet = runSet ? await idsInSet(config, 'b', runSet) : [];
-            const left = (await peekAll(await fresh(), 'crash.drain', 300)).map((m) => m.body.readUInt32BE(0));
+            const left = (await peekAll(await fresh(), 'crash.drain', PEEK_IDLE_MS)).map((m) => m.body.readUInt32BE(0));
             const problem = exactlyOnce([...inSet, ...left], N);
             assert.equal(problem, undefined, `every message exactly once in the set (${inSet.length}) and the queue (${left.length}): ${problem}`);
             if (outcome.ok) {
@@ -334,9 +317,10 @@ describe('crash at every step: a worker SIGKILLed at each activity boundary', { 
           },
           input: () => ({ cluster: 'b', from: drained, toQueue: 'crash.restored', confirmWindow: 50, ...msgTiming }),
           check: async ({ outcome }) => {
-            const ids = (await peekAll(await fresh(), 'crash.restored', 300).catch(() => [])).map((m) => m.body.readUInt32BE(0));
+            const ids = (await peekAll(await fresh(), 'crash.restored', PEEK_IDLE_MS).catch(() => [])).map((m) => m.body.readUInt32BE(0));
             if (outcome.ok) {
-              assert.deepEqual(ids, range(N), `every message once, in order (${exactlyOnce(ids, N) ?? 'order differs'})`);
+              const queued = await depth(await fresh(), 'crash.restored');
+              assert.deepEqual(ids, range(N), `every message once, in order (${exactlyOnce(ids, N) ?? 'order differs'}; the queue holds ${queued})`);
               assert.equal(outcome.result!.queues[0]!.depthAfter, N);
             } else {
               assert.equal(new Set(ids).size, ids.length, 'no message twice after a failed restore');

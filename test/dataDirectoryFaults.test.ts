@@ -19,6 +19,7 @@ import { appRunning, dataConfig, fillQueues, localTaskQueue, nodeQueues, startDa
 import { failureOf, startHarness, workflowId } from './support/harness';
 import { scratchDir, testNode } from './support/stack';
 import { killHard, spawnWorker, writeConfigFile } from './support/workerProcess';
+import { alive } from './support/processes';
 
 const a = testNode(0);
 const b = testNode(1);
@@ -34,6 +35,12 @@ function tinyFilesystem(): { dir: string; unmount: () => void } | null {
     return null;
   }
   return { dir, unmount: () => execFileSync('umount', [dir]) };
+}
+
+// Node a's rabbitmqctl and rabbitmq-diagnostics taken from cli instead (stand-ins written by a test).
+function withCli(base: RabbitvaultConfig, cli: string): RabbitvaultConfig {
+  const node = base.clusters.c!.nodes[0]!;
+  return { ...base, clusters: { c: { ...base.clusters.c!, nodes: [{ ...node, access: { ...node.access, rabbitmqctl: path.join(cli, 'rabbitmqctl') } }] } } } as RabbitvaultConfig;
 }
 
 // The real local storage, with uploads cut after `cutAfter` bytes or slowed per chunk.
@@ -180,7 +187,7 @@ describe('data-directory faults', () => {
     const { Client, Connection } = await import('@temporalio/client');
     const connection = await Connection.connect({ address: config.temporal.address });
     try {
-      const client = new Client({ connection });
+      const client = new Client({ connection, namespace: config.temporal.namespace });
       const handle = await client.workflow.start('backupDataDirectory', {
         taskQueue: config.temporal.taskQueue,
         workflowId: workflowId('sigkill'),
@@ -205,6 +212,77 @@ describe('data-directory faults', () => {
     }
     await a.ctl(['delete_queue', 'big-classic']);
     await a.ctl(['delete_queue', 'big-quorum']);
+  });
+
+  test('an attempt that times out has its node commands stopped before the retry starts', async () => {
+    // rabbitmqctl and rabbitmq-diagnostics that hang: each starts a child that
+    // outlives it unless its whole process group is stopped, records it, and
+    // notes any earlier one still running when it starts (an attempt beside its retry).
+    const cli = scratchDir('hanging-cli');
+    const pids = path.join(cli, 'pids');
+    const overlaps = path.join(cli, 'overlaps');
+    const running = `state=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); [ -n "$state" ] && [ "$state" != Z ]`;
+    for (const tool of ['rabbitmqctl', 'rabbitmq-diagnostics']) {
+      const script = `#!/bin/sh\nfor p in $(cat ${pids} 2>/dev/null); do if ${running}; then echo $p >> ${overlaps}; fi; done\nsleep 60 &\necho $! >> ${pids}\nwait\n`;
+      writeFileSync(path.join(cli, tool), script, { mode: 0o755 });
+    }
+    const config = withCli(dataConfig([a]), cli);
+    const h = await startDataHarness(config);
+    const recorded = () => (existsSync(pids) ? readFileSync(pids, 'utf8').trim().split('\n').filter(Boolean).map(Number) : []);
+    try {
+      const attempts = 3;
+      const handle = await h.client.workflow.start('backupDataDirectory', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: workflowId('attempt-timeout'),
+        // The worker stops a command at the attempt's deadline counted from when the step
+        // began there, a moment after the server's start: the 1 s backoff (the default is 2 s)
+        // leaves room for that moment on a loaded machine.
+        args: [{ cluster: 'c', heartbeatTimeoutSeconds: 5, retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: attempts, attemptTimeoutSeconds: 2 } }],
+      });
+      const failure = await failureOf(handle.result());
+      assert.match(failure.message, /preflight of .+ failed: .*timeout.*nothing was stopped/i);
+      assert.equal(recorded().length, attempts, `one hanging command per attempt: ${recorded().join(', ')}`);
+      // The last attempt's command too, at its own deadline (it has no retry to race).
+      for (const deadline = Date.now() + 5000; recorded().some(alive) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(recorded().filter(alive), [], 'every timed-out attempt\'s command (and its child) is stopped');
+      assert.equal(existsSync(overlaps) ? readFileSync(overlaps, 'utf8').trim() : '', '', 'no attempt started while an earlier one\'s command ran');
+    } finally {
+      for (const pid of recorded()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await h.stop();
+    }
+  });
+
+  test('a start_app slower than the heartbeat timeout: the step heartbeats through it in one attempt', async () => {
+    // The real CLI, with start_app held 4 s (several heartbeat timeouts): a step
+    // that heartbeats less often than its timeout is cancelled as silent, its
+    // start_app stopped with it, and every retry ends the same way.
+    const cli = scratchDir('slow-start-cli');
+    const real = '/usr/lib/rabbitmq/bin';
+    writeFileSync(path.join(cli, 'rabbitmqctl'), `#!/bin/sh\ncase " $* " in *" start_app "*) sleep 4;; esac\nexec ${real}/rabbitmqctl "$@"\n`, { mode: 0o755 });
+    writeFileSync(path.join(cli, 'rabbitmq-diagnostics'), `#!/bin/sh\nexec ${real}/rabbitmq-diagnostics "$@"\n`, { mode: 0o755 });
+    const config = withCli(dataConfig([a]), cli);
+    const h = await startDataHarness(config);
+    try {
+      const handle = await h.client.workflow.start('backupDataDirectory', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: workflowId('slow-start'),
+        args: [{ cluster: 'c', copy: 'while-stopped', heartbeatTimeoutSeconds: 1.5, nodeStartTimeoutSeconds: 20, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 1, maximumAttempts: 2 } }],
+      });
+      const outcome = await handle.result().then(
+        () => 'completed',
+        (error: Error) => `failed: ${(error.cause as Error | undefined)?.message ?? error.message}`,
+      );
+      const { events } = await handle.fetchHistory();
+      const startNodeApp = new Set((events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startNodeApp').map((e) => String(e.eventId)));
+      const attempts = (events ?? []).filter((e) => e.activityTaskStartedEventAttributes && startNodeApp.has(String(e.activityTaskStartedEventAttributes.scheduledEventId))).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      const timedOut = (events ?? []).filter((e) => e.activityTaskTimedOutEventAttributes && startNodeApp.has(String(e.activityTaskTimedOutEventAttributes.scheduledEventId)));
+      assert.equal(outcome, 'completed');
+      assert.deepEqual({ attempts, timedOut: timedOut.length }, { attempts: [1], timedOut: 0 }, 'start_app waited out in its first attempt');
+      assert.ok(await appRunning(a), 'RabbitMQ runs');
+    } finally {
+      if (!(await appRunning(a))) await a.ctl(['start_app']);
+      await h.stop();
+    }
   });
 
   test('corrupted, truncated and malicious archives are refused before the node is stopped', async () => {

@@ -84,7 +84,7 @@ describe('faults', () => {
     });
     const configFile = writeConfigFile(config, path.join(scratchDir('crash'), 'rabbitvault.yaml'));
     const connection = await Connection.connect({ address: testStack().temporalAddress });
-    const client = new Client({ connection });
+    const client = new Client({ connection, namespace: testStack().lane.temporalNamespace });
     let worker = await spawnWorker(configFile);
     try {
       const handle = await client.workflow.start('backupDefinitions', {

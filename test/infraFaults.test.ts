@@ -27,6 +27,7 @@ import { appRunning } from './dataDirectory.support';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId } from './support/harness';
 import { declareQueue, rabbitApi } from './support/rabbitHttp';
 import { scratchDir, testNode, testStack } from './support/stack';
+import { alive } from './support/processes';
 
 const a = testNode(0);
 const SET_ID = /\d{8}T\d{6}Z-[0-9a-f]{8}/;
@@ -56,15 +57,6 @@ function pidWith(marker: string): number {
   });
   assert.equal(found.length, 1, `exactly one process runs with ${marker}`);
   return Number(found[0]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
 }
 
 // Every file under dir, relative.
@@ -298,7 +290,8 @@ describe('infrastructure faults (issue 13, part 5)', () => {
     const logFile = path.join(home, 'temporal.log');
     let server: RunningTemporal = await startTemporalDevServer({ port, dbFile, logFile });
     const base = testConfig({ a: clusterEntry(a) });
-    const config = RabbitvaultConfig.parse({ ...base, temporal: { ...base.temporal, address: server.address } });
+    // Its own server has only the default namespace.
+    const config = RabbitvaultConfig.parse({ ...base, temporal: { ...base.temporal, address: server.address, namespace: 'default' } });
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     const worker = await createWorker({ config, connection: nativeConnection, workflowBundlePath: testStack().workflowBundlePath });
     let workerError: unknown;

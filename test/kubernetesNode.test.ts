@@ -129,7 +129,7 @@ describe('a node in a pod, over the API server exec', () => {
     await b.reset();
   });
 
-  test('exec: output, exit status with stderr, bulk data out and in with the bytes intact', async () => {
+  test('exec: output, exit status with stderr, bulk data out and in with the bytes intact', async (t) => {
     const host = hostFor(podConfig(), 'c', b.nodeName);
     assert.equal(host.describe(), `pod ${namespace}/${POD} (container rabbitmq) of ${b.nodeName}`);
     assert.match(await host.run([host.rabbitmqctl, '-n', b.nodeName, 'eval', 'node().']), new RegExp(b.nodeName));
@@ -159,10 +159,12 @@ describe('a node in a pod, over the API server exec', () => {
     const before = await execsInFlight();
     const partial = host.streamOut(['cat', big]);
     for await (const _ of partial) break;
+    const gaveUp = Date.now();
     for (let i = 0; (await execsInFlight()) > before; i++) {
-      assert.ok(i < 100, 'the exec ended at the API server when its reader gave up');
+      assert.ok(i < 100, `the exec ended at the API server when its reader gave up (still in flight after ${((Date.now() - gaveUp) / 1000).toFixed(1)} s)`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    t.diagnostic(`the exec ended at the API server ${Date.now() - gaveUp} ms after its reader gave up`);
 
     // A tar of it into the pod, as a restore sends a data directory.
     const tar = path.join(dir, 'big.tar');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -11,17 +12,33 @@ const root = path.resolve(__dirname, '..');
 describe('lint rules', () => {
   // One linter for every probe: it keeps its TypeScript project between files.
   const eslint = new ESLint({ cwd: root });
-  async function lint(folder: string, code: string): Promise<string[]> {
+  // A probe lives in the folder it tests for a moment. The worker build, which
+  // the other test lane may run meanwhile, skips the lint-probe- prefix.
+  async function withProbe<T>(folder: string, code: string, use: (file: string) => Promise<T>): Promise<T> {
     const dir = mkdtempSync(path.join(root, folder, 'lint-probe-'));
     const file = path.join(dir, 'probe.ts');
     writeFileSync(file, code);
     try {
-      const [result] = await eslint.lintFiles([file]);
-      return result?.messages.map((m) => `${m.ruleId}: ${m.message}`) ?? [];
+      return await use(file);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  const lint = (folder: string, code: string) =>
+    withProbe(folder, code, async (file) => {
+      const [result] = await eslint.lintFiles([file]);
+      return result?.messages.map((m) => `${m.ruleId}: ${m.message}`) ?? [];
+    });
+
+  test('a probe is never part of the worker build (CI: a build in the other lane failed on a probe deleted under it)', async () => {
+    const files = await withProbe('lib', 'export const x = 1;\n', async (file) => {
+      const listed = execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--listFilesOnly'], { cwd: root, encoding: 'utf8' });
+      return { listed: listed.split('\n').map((l) => path.resolve(l.trim())), probe: file };
+    });
+    assert.ok(files.listed.some((f) => f.endsWith(path.join('lib', 'clusterConfig.ts'))), 'tsc listed the build\'s sources');
+    assert.equal(files.listed.includes(files.probe), false, 'the probe is not compiled');
+    assert.equal(files.listed.filter((f) => f.includes(`${path.sep}lint-probe-`)).length, 0);
+  });
 
   test('a Node built-in in workflow code is an error', async () => {
     const messages = await lint('workflows', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n");

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChannelModel } from 'amqplib';
+import type { RabbitvaultConfig } from '../config/schema';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
 import { depth, numbered, openAmqp, peekAll, publishAll, type FixtureMessage } from '../bench/messages/amqpFixtures';
 import { clusterEntry, failureOf, startHarness, testConfig, workflowId, type Harness } from './support/harness';
 import { declareQueue, rabbitApi } from './support/rabbitHttp';
+import { startPartialListingProxy } from './support/partialListingProxy';
 import { testNode } from './support/stack';
 
 const a = testNode(0);
@@ -115,6 +117,37 @@ describe('message backup and restore', () => {
     const failure = await failureOf(run('backupMessages', { cluster: 'a', queues: ['no.such.queue'] }));
     assert.equal(failure.type, 'QueueNotFound');
     assert.match(failure.message, /queue "no\.such\.queue" does not exist in any vhost of cluster a/);
+  });
+
+  test('a queue listing that lacks a durable queue (as for a moment after a node dies) is read again, never taken for the cluster: "all queues" leaves none out and an exact name is found', async () => {
+    for (const q of ['listing.kept', 'listing.hidden']) {
+      await declareQueue(a, '/', q);
+      await publishAll(ca, q, numbered(5, 10));
+    }
+    const proxy = await startPartialListingProxy(a.options.managementPort, { hide: ['listing.hidden'], times: 2 });
+    const base = testConfig({ a: clusterEntry(a) });
+    const viaProxy = await startHarness({ ...base, clusters: { a: { ...base.clusters.a!, management: { ...base.clusters.a!.management, url: [proxy.url] } } } } as RabbitvaultConfig);
+    try {
+      for (const queues of [['listing.*'], ['listing.hidden']]) {
+        const handle = await viaProxy.client.workflow.start('backupMessages', { taskQueue: viaProxy.config.temporal.taskQueue, workflowId: workflowId('listing'), args: [{ cluster: 'a', queues, retry: { initialIntervalSeconds: 0.2, maximumIntervalSeconds: 0.5 } }] });
+        const result = (await handle.result()) as BackupMessagesResult;
+        assert.deepEqual(result.queues.map((q) => q.queue).sort(), queues[0] === 'listing.*' ? ['listing.hidden', 'listing.kept'] : ['listing.hidden']);
+        assert.ok(result.queues.every((q) => q.captured === 5), JSON.stringify(result.queues));
+        // Retried attempts are not events: the started event of the attempt that
+        // completed carries its number and the failure before it.
+        const started = ((await handle.fetchHistory()).events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+        const listingStep = started[0]!;
+        assert.equal(listingStep.attempt, queues[0] === 'listing.*' ? 3 : 1, 'the first run met both partial listings; the second none');
+        if (queues[0] === 'listing.*') {
+          assert.equal(listingStep.lastFailure?.applicationFailureInfo?.type, 'QueueListingIncomplete');
+          assert.match(listingStep.lastFailure?.message ?? '', /the queue listing of cluster a lacks 1 durable queue\(s\) its definitions hold \("listing\.hidden" \(vhost "\/"\)\): a node may have just gone down/);
+        }
+      }
+      assert.equal(proxy.partialAnswers(), 2);
+    } finally {
+      await viaProxy.stop();
+      await proxy.close();
+    }
   });
 
   test('copy refuses a quorum queue with a delivery limit, naming it', async () => {

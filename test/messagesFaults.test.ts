@@ -47,7 +47,7 @@ describe('message backup and restore under faults', () => {
     await Promise.all([a.reset(), b.reset()]);
     [ca, cb] = await Promise.all([openAmqp(a.amqpUrl), openAmqp(b.amqpUrl)]);
     connection = await Connection.connect({ address: testStack().temporalAddress });
-    client = new Client({ connection });
+    client = new Client({ connection, namespace: testStack().lane.temporalNamespace });
   });
   after(async () => {
     await Promise.all([ca.close(), cb.close()]);

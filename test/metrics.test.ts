@@ -58,7 +58,7 @@ describe('Prometheus metrics served by the worker', () => {
     const base = testConfig({ a: clusterEntry(node), broken: clusterEntry(node, 'value:wrong-password') });
     config = RabbitvaultConfig.parse({ ...base, storage: { default: 'local', targets: { local: base.storage.targets.local! } }, metrics: { listen: `127.0.0.1:${port}`, cacheSeconds: 0 } });
     configFile = writeConfigFile(config, path.join(scratchDir('metrics'), 'rabbitvault.yaml'));
-    client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+    client = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
   });
   after(async () => {
     if (worker) await killHard(worker);

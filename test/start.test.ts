@@ -27,6 +27,8 @@ async function startConfig(dir: string, temporalPort: number): Promise<string> {
     temporal: { address: `127.0.0.1:${temporalPort}`, webUiUrl: `http://127.0.0.1:${await freePort()}` },
     storage: { default: 'local', targets: { local: { type: 'local', path: path.join(dir, 'backups') } } },
     clusters: { machine: { management: { url: 'http://127.0.0.1:15672', username: 'guest', password: 'value:guest' } } },
+    // Not the default 9464: another run on this machine may serve there.
+    metrics: { listen: `127.0.0.1:${await freePort()}` },
   });
   return writeConfigFile(config, path.join(dir, 'rabbitvault.yaml'));
 }

@@ -33,6 +33,8 @@ async function snapshot(input: Input): Promise<BackupVolumeSnapshotResult> {
   const act = activitiesWithRetry('volumeSnapshot', input.retry);
   // The wait heartbeats; one attempt may last the whole readiness deadline.
   const waiting = heartbeatingActivities('volumeSnapshot', { ...input.retry, attemptTimeoutSeconds: input.readyTimeoutSeconds + 60 }, input.heartbeatTimeoutSeconds);
+  // Steps that may run while the nodes are stopped heartbeat (see createVolumeSnapshots).
+  const inWindow = heartbeatingActivities('volumeSnapshot', input.retry, input.heartbeatTimeoutSeconds);
   const compensation = activitiesWithRetry('volumeSnapshot', { ...input.retry, maximumAttempts: Math.min(input.retry.maximumAttempts, 3) });
   const timing: SagaTiming = input;
   const startedAt = new Date();
@@ -56,7 +58,7 @@ async function snapshot(input: Input): Promise<BackupVolumeSnapshotResult> {
   const take = async (until: 'cut' | 'ready') => {
     requested = true;
     progress('creating VolumeSnapshots', `${plan.claims.map((c) => c.persistentVolumeClaim).join(', ')} (class ${plan.volumeSnapshotClass})`);
-    const created = await act.createVolumeSnapshots({ cluster, setId, className: plan.volumeSnapshotClass, claims: plan.claims });
+    const created = await inWindow.createVolumeSnapshots({ cluster, setId, className: plan.volumeSnapshotClass, claims: plan.claims });
     const deadline = new Date(Date.now() + input.readyTimeoutSeconds * 1000).toISOString();
     progress(until === 'cut' ? 'waiting for the snapshots to be cut' : 'waiting for readyToUse', `${created.map((c) => c.name).join(', ')} (deadline ${deadline})`);
     const records = await waiting.awaitVolumeSnapshots({ cluster, snapshots: created, until, deadline, pollIntervalSeconds: input.pollIntervalSeconds });

@@ -28,7 +28,7 @@ export async function restoreConfiguration(rawInput: RestoreConfigurationInput):
   const act = activitiesWithRetry('configuration', input.retry);
   const sourceCluster = input.sourceCluster ?? input.cluster;
   const restoreTag = compactUtc(new Date(workflowInfo().startTime));
-  const timing = { downtimeLimitSeconds: input.nodeStartTimeoutSeconds, nodeStartTimeoutSeconds: input.nodeStartTimeoutSeconds, heartbeatTimeoutSeconds: 30, retry: input.retry };
+  const timing = { downtimeLimitSeconds: input.nodeStartTimeoutSeconds, nodeStartTimeoutSeconds: input.nodeStartTimeoutSeconds, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds, retry: input.retry };
 
   progress('verifying backup set', `${sourceCluster}/configuration/${input.from}`);
   const set = await verifiedSetOrRefuse(act, { storage: input.storage, cluster: sourceCluster, component: 'configuration', set: input.from }, 'no node was touched');
@@ -133,7 +133,7 @@ async function applyPlans({ input, set, plans, result, restoreTag, timing, progr
       if (input.restart) {
         progress('restarting', p.node);
         stopping = true;
-        await node.quick.stopNodeVm(ref);
+        await node.streaming.stopNodeVm(ref);
         await node.restart.startNodeApp(ref);
         result.nodes[i]!.restarted = true;
       }
@@ -146,7 +146,7 @@ async function applyPlans({ input, set, plans, result, restoreTag, timing, progr
         const { putBack } = await node.quick.rollBackConfigurationFiles({ ...ref, files: p.files, plan: p.plan });
         // A node not yet stopped still runs with its old files in memory: it is left running.
         if (stopping) {
-          await node.quick.stopNodeVm(ref).catch(() => undefined);
+          await node.streaming.stopNodeVm(ref).catch(() => undefined);
           await node.restart.startNodeApp(ref);
         }
         return `${putBack.length} file(s) of ${p.node} put back${stopping ? ' and the node started with them' : ''}`;

@@ -6,7 +6,8 @@ import type { Artifact } from '../../common/manifest';
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import { clusterConfig } from '../../lib/clusterConfig';
 import { configFilesOf, readNodeFile, statNodeFile } from '../../lib/configuration/nodeConfigFiles';
-import { nodeTaskQueue, rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import { nodeTaskQueue, type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import { stepNode } from '../stepNode';
 import type { ActivityDeps } from '../deps';
 
 export interface CapturedNodeConfiguration {
@@ -37,7 +38,7 @@ export function createConfigurationBackupActivities(deps: ActivityDeps) {
 
     // The files the node says it runs with, byte for byte, with mode and owner. Idempotent: a retry rewrites the same keys.
     async captureNodeConfiguration(input: NodeSetRef): Promise<CapturedNodeConfiguration> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const { name: storage, backend } = deps.openStorage(input.storage);
       const rabbitmqVersion = (await node.ctl(['eval', 'rabbit_misc:version().'])).trim().replace(/^"|"$/g, '');
       const files: NodeConfigFile[] = [];

@@ -10,8 +10,10 @@ import {
   refuseUnreportedPaths,
   replaceNodeFile,
 } from '../../lib/configuration/nodeConfigFiles';
-import { rabbitNode, type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import { type NodeSetRef } from '../../lib/nodeAccess/hosts';
+import { stepNode } from '../stepNode';
 import type { ActivityDeps } from '../deps';
+import { beating } from '../heartbeats';
 
 // identical: the node has the backed-up bytes already; replace: it has other
 // bytes; create: the file is missing on the node.
@@ -30,7 +32,7 @@ export function createConfigurationRestoreActivities(deps: ActivityDeps) {
     // What a restore of these files would change on the node; touches nothing.
     // Refuses a file whose path the node does not report for its kind.
     async planConfigurationRestore(input: { cluster: string; node: string; files: NodeConfigFile[]; restoreTag: string; setId?: string }): Promise<PlannedConfigFile[]> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       await refuseUnreportedPaths(node, input.files, input.setId ?? 'being restored');
       const planned: PlannedConfigFile[] = [];
       for (const file of input.files) {
@@ -44,7 +46,7 @@ export function createConfigurationRestoreActivities(deps: ActivityDeps) {
     // Writes the planned files from the set, re-checking each artifact's
     // checksum on the way. A retry skips files already written.
     async writeConfigurationFiles(input: NodeSetRef & { files: NodeConfigFile[]; plan: PlannedConfigFile[] }): Promise<{ written: string[] }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const { backend } = deps.openStorage(input.storage);
       // Again here, as the planning did: this activity writes as root, whatever called it.
       await refuseUnreportedPaths(node, input.files, input.prefix);
@@ -65,7 +67,7 @@ export function createConfigurationRestoreActivities(deps: ActivityDeps) {
 
     // Compensation: every planned file back as it was before the restore. Idempotent.
     async rollBackConfigurationFiles(input: { cluster: string; node: string; files: NodeConfigFile[]; plan: PlannedConfigFile[] }): Promise<{ putBack: string[] }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const putBack: string[] = [];
       for (const step of input.plan) {
         if (step.action === 'replace' && step.previous && (await isRegularFile(node, step.previous))) {
@@ -81,14 +83,16 @@ export function createConfigurationRestoreActivities(deps: ActivityDeps) {
 
     // The node's files now hold the set's bytes (after a restart: the node runs again).
     async checkConfigurationFiles(input: { cluster: string; node: string; files: NodeConfigFile[] }): Promise<{ differing: string[] }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const differing: string[] = [];
       for (const file of input.files) if ((await nodeFileSha256(node, file.path)) !== file.sha256) differing.push(file.path);
       return { differing };
     },
 
+    // Heartbeats while RabbitMQ stops: a worker that dies meanwhile is noticed at
+    // the heartbeat timeout, not after a whole attempt timeout with the node down.
     async stopNodeVm(input: { cluster: string; node: string }): Promise<void> {
-      await rabbitNode(deps.config, input.cluster, input.node).stopVm();
+      await beating(() => stepNode(deps.config, input).stopVm());
     },
   };
 }

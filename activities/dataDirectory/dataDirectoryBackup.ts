@@ -2,13 +2,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DataDirectoryMethod } from '../../common/dataDirectoryMethod';
 import { FailureType } from '../../common/failures';
 import { writeNodeArtifact, type StreamedDataDirectory } from '../../lib/dataDirectory/artifactWriter';
-import { configuredNodes, nodeTaskQueue, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { configuredNodes, nodeTaskQueue, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { stepNode } from '../stepNode';
 import type { NodeFacts } from '../../lib/nodeAccess/rabbitNode';
 import { HostCommandFailed } from '../../lib/nodeAccess/access';
 import { Restic } from '../../lib/restic/restic';
 import { resticRepository } from '../../lib/restic/repository';
 import type { ActivityDeps } from '../deps';
-import { beating, streamWatch } from './streaming';
+import { beating } from '../heartbeats';
+import { streamWatch } from './streaming';
 
 
 export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
@@ -21,7 +23,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
 
     // Preflight on the node's host: node up and who it says it is, facts, storage reachable.
     async inspectDataDirectoryNode(input: NodeRef & { storage?: string; method?: DataDirectoryMethod }): Promise<NodeFacts> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       // The directory leaves the host (or the pod's container) as tar on
       // stdout: zstd, restic, hashing and upload run in the worker, so tar is
       // the one tool the host must have.
@@ -53,12 +55,12 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     // seconds and the step retried (stop_app again is a no-op), so the node is
     // never left stopped for a whole attempt timeout before the start follows.
     async stopNodeApp(input: NodeRef): Promise<void> {
-      await beating(() => rabbitNode(deps.config, input.cluster, input.node).stopApp());
+      await beating(() => stepNode(deps.config, input).stopApp());
     },
 
     // Idempotent: retried by the workflow until the node runs and accepts connections.
     async startNodeApp(input: NodeRef): Promise<void> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       await beating(async () => {
         await node.startApp();
         await node.acceptsConnections();
@@ -69,7 +71,7 @@ export function createDataDirectoryBackupActivities(deps: ActivityDeps) {
     async streamDataDirectory(
       input: NodeRef & { storage?: string; prefix: string; method: DataDirectoryMethod; dataDirectory: string; dataBytes: number; cluster: string },
     ): Promise<StreamedDataDirectory> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const watch = streamWatch(`copying the data directory of ${input.node}`, input.dataBytes);
       try {
         return await writeNodeArtifact(deps, node.tarOut(input.dataDirectory), input, watch);

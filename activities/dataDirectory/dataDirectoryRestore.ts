@@ -2,9 +2,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
 import { readNodeTar, type NodeArtifactRef } from '../../lib/dataDirectory/artifactReader';
-import { nodeConfig, rabbitNode, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { nodeConfig, type NodeRef } from '../../lib/nodeAccess/hosts';
+import { stepNode } from '../stepNode';
 import type { QueueFacts } from '../../lib/nodeAccess/rabbitNode';
-import { beating, streamWatch } from './streaming';
+import { beating } from '../heartbeats';
+import { streamWatch } from './streaming';
 
 export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
   return {
@@ -12,7 +14,7 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
     // restore succeeded), the backup extracted in its place, ownership restored.
     // Idempotent, so a retry after a crash starts the extraction over.
     async extractDataDirectory(input: NodeArtifactRef & NodeRef & { dataDirectory: string; asidePath: string }): Promise<{ tarBytes: number }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       if (await node.appRunning()) {
         throw node.failure(`RabbitMQ on ${input.node} is running: refusing to replace its data directory`, FailureType.NodeCommandFailed);
       }
@@ -39,7 +41,7 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
 
     // Compensation: the data directory as it was before the restore.
     async putBackDataDirectory(input: NodeRef & { dataDirectory: string; asidePath: string }): Promise<{ putBack: boolean }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       return beating(async () => {
         if (!(await node.exists(input.asidePath))) return { putBack: false };
         if (await node.appRunning()) await node.stopApp();
@@ -52,7 +54,7 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
     // After a whole-cluster restore: every quorum queue has a leader and every
     // member online (polled: elections take a few seconds after the start).
     async checkQuorumReplicas(input: NodeRef & { timeoutSeconds: number }): Promise<{ quorumQueues: number; replicas: number }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const deadline = Date.now() + input.timeoutSeconds * 1000;
       for (;;) {
         const replicas = await node.quorumReplicas();
@@ -74,13 +76,13 @@ export function createDataDirectoryRestoreActivities(deps: ActivityDeps) {
     },
 
     async removeAsideDataDirectory(input: NodeRef & { asidePath: string }): Promise<void> {
-      await rabbitNode(deps.config, input.cluster, input.node).fs(['rm', '-rf', input.asidePath]);
+      await stepNode(deps.config, input).fs(['rm', '-rf', input.asidePath]);
     },
 
     // Node running with every backed-up queue and its message count (polled:
     // quorum queue counts read 0 for a few seconds after start).
     async verifyRestoredNode(input: NodeRef & { expected: QueueFacts[]; timeoutSeconds: number }): Promise<{ queues: number; messages: number }> {
-      const node = rabbitNode(deps.config, input.cluster, input.node);
+      const node = stepNode(deps.config, input);
       const deadline = Date.now() + input.timeoutSeconds * 1000;
       let differences: string[] = [];
       for (;;) {

@@ -5,7 +5,8 @@ import { FailureType } from '../../common/failures';
 import type { ActivityDeps } from '../deps';
 import { hostFor, type NodeRef } from '../../lib/nodeAccess/hosts';
 import { assertStaging, NotStaging, preCopy, removeStaging, stagingLayout, syncDelta, treeBytes, type DeltaResult, type PreCopyResult } from '../../lib/dataDirectory/stagedCopy';
-import { beating, streamWatch } from './streaming';
+import { beating } from '../heartbeats';
+import { streamWatch } from './streaming';
 
 export interface StagingPlan {
   copy: 'pre-copy' | 'while-stopped';
@@ -114,7 +115,7 @@ export function createStagingActivities(deps: ActivityDeps) {
     async preCopyDataDirectory(input: NodeRef & { dataDirectory: string; staging: string; dataBytes: number }): Promise<Omit<PreCopyResult, 'skipped'> & { skipped: number }> {
       const watch = streamWatch(`pre-copying the data directory of ${input.node}`, input.dataBytes);
       let bytes = 0;
-      const beat = setInterval(() => watch.onBytes(bytes), 1000);
+      const beat = setInterval(() => watch.onBytes(bytes), watch.everyMs);
       try {
         const result = await exclusive(input.staging, 'a newer attempt started', watch.signal, (signal) =>
           preCopy(input.dataDirectory, input.staging, { signal, onBytes: (b) => watch.onBytes((bytes = b)) }),
@@ -132,7 +133,7 @@ export function createStagingActivities(deps: ActivityDeps) {
     async syncStagedCopy(input: NodeRef & { dataDirectory: string; staging: string }): Promise<DeltaResult> {
       const watch = streamWatch(`copying the changes of ${input.node}`);
       let bytes = 0;
-      const beat = setInterval(() => watch.onBytes(bytes), 1000);
+      const beat = setInterval(() => watch.onBytes(bytes), watch.everyMs);
       try {
         return await exclusive(input.staging, 'a newer attempt started', watch.signal, (signal) =>
           syncDelta(input.dataDirectory, input.staging, { signal, onBytes: (b) => watch.onBytes((bytes = b)) }),

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Readable } from 'node:stream';
+import { heartbeatEveryMs } from '../heartbeats';
 
 export interface StreamProgress {
   phase: string;
@@ -7,10 +8,12 @@ export interface StreamProgress {
   bytesTotal?: number;
 }
 
-// Heartbeats at most once a second with the bytes done, and aborts the stream
-// when the workflow cancels the step (downtime limit, operator cancel).
+// Heartbeats with the bytes done (at most once a second, more often for a
+// short heartbeat timeout), and aborts the stream when the workflow cancels
+// the step (downtime limit, operator cancel).
 export function streamWatch(phase: string, bytesTotal?: number) {
   const context = Context.current();
+  const everyMs = Math.min(1000, heartbeatEveryMs(context));
   let last = 0;
   let streams: Readable[] = [];
   const abort = () => streams.forEach((s) => s.destroy(new Error(`${phase} cancelled`)));
@@ -18,12 +21,14 @@ export function streamWatch(phase: string, bytesTotal?: number) {
   return {
     // Aborted when the workflow cancels the step (for work that is not a stream).
     signal: context.cancellationSignal,
+    // How often a step with no bytes to report should still call onBytes.
+    everyMs,
     watch(...s: Readable[]) {
       streams = s;
     },
     onBytes(bytesDone: number) {
       const now = Date.now();
-      if (now - last < 1000) return;
+      if (now - last < everyMs) return;
       last = now;
       context.heartbeat({ phase, bytesDone, bytesTotal } satisfies StreamProgress);
     },
@@ -31,19 +36,4 @@ export function streamWatch(phase: string, bytesTotal?: number) {
       context.cancellationSignal.removeEventListener('abort', abort);
     },
   };
-}
-
-// Heartbeats every 2 s while `work` runs, for steps that wait on RabbitMQ
-// (start_app, putting a directory back): a worker that dies meanwhile is
-// noticed at the heartbeat timeout and the step retried on a live worker,
-// instead of the attempt timeout eating the node-start deadline.
-export async function beating<T>(work: () => Promise<T>): Promise<T> {
-  const context = Context.current();
-  context.heartbeat();
-  const ticker = setInterval(() => context.heartbeat(), 2000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(ticker);
-  }
 }

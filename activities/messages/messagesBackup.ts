@@ -6,6 +6,7 @@ import { ackMarkKey, QUEUES_ARTIFACT, setPrefix } from '../../common/backupSetLa
 import { storeArtifact } from '../../lib/backupSets/artifacts';
 import { clusterConfig } from '../../lib/clusterConfig';
 import type { ActivityDeps } from '../deps';
+import { heartbeatEveryMs } from '../heartbeats';
 import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
 import { copyRefusal, selectQueues, type QueueDeclaration } from '../../lib/messages/queueCatalog';
 import type { QueueBackup, QueueIndex } from '../../lib/messages/queueIndex';
@@ -105,7 +106,7 @@ export function createMessageBackupActivities(deps: ActivityDeps) {
         const checkpoint = (): Checkpoint => ({ depthAtStart, segments });
         const beat = (messages = 0, bytes = 0) => ctx.heartbeat({ ...checkpoint(), progress: { messages, bytes } });
         beat();
-        const ticker = setInterval(() => beat(), 2000);
+        const ticker = setInterval(() => beat(), heartbeatEveryMs(ctx));
 
         const channel = await model.createChannel();
         try {

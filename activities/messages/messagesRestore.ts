@@ -10,6 +10,7 @@ import { declareIfMissing, settledDepth, waitDrain } from '../../lib/messages/ta
 import { amqpLost, connectAmqp } from '../../lib/rabbitmq/amqpConnection';
 import { publishOptionsWithRawProperties } from '../../lib/rabbitmq/rawProperties';
 import type { ActivityDeps } from '../deps';
+import { heartbeatEveryMs } from '../heartbeats';
 
 export interface QueueRestore {
   source: { vhost: string; name: string };
@@ -45,7 +46,7 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
       const segments = input.queues.flatMap((q) => q.segments);
       // A retry goes on after the segments an earlier attempt checked.
       let checked = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
-      const ticker = setInterval(() => ctx.heartbeat(checked), 2000);
+      const ticker = setInterval(() => ctx.heartbeat(checked), heartbeatEveryMs(ctx));
       try {
         for (const segment of segments.slice(checked)) {
           await checkStoredSegment(backend, input.prefix, segment).catch((error: unknown) => {
@@ -103,7 +104,7 @@ export function createMessageRestoreActivities(deps: ActivityDeps) {
         let published = 0;
         const beat = () => ctx.heartbeat({ depthBefore, confirmed, declared } satisfies Checkpoint);
         beat();
-        const ticker = setInterval(beat, 2000);
+        const ticker = setInterval(beat, heartbeatEveryMs(ctx));
         try {
           const channel = await model.createConfirmChannel();
           let failure: Error | undefined;

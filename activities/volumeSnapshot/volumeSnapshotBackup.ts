@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
+import { beating } from '../heartbeats';
 import type { Artifact } from '../../common/manifest';
 import { VOLUME_SNAPSHOT_RECORD_ARTIFACT } from '../../common/volumeSnapshotDetails';
 import type { VolumeSnapshotRecord } from '../../contracts/volumeSnapshot';
@@ -69,14 +70,19 @@ export function createVolumeSnapshotActivities(deps: ActivityDeps) {
     },
 
     // One VolumeSnapshot per PVC, labelled with the set; create-or-get, so a retry is idempotent.
+    // With --consistent this runs while the nodes are stopped: it heartbeats, so a
+    // worker that dies meanwhile is noticed at the heartbeat timeout, not after a
+    // whole attempt timeout with RabbitMQ down.
     async createVolumeSnapshots(input: { cluster: string; setId: string; className: string; claims: SnapshotTarget[] }): Promise<Waiting[]> {
-      const apis = await apisFor(input.cluster);
-      const created: Waiting[] = [];
-      for (const target of input.claims) {
-        const snapshot = await createSnapshot(apis, { cluster: input.cluster, setId: input.setId, target, className: input.className });
-        created.push({ name: snapshot.metadata!.name!, target });
-      }
-      return created;
+      return beating(async () => {
+        const apis = await apisFor(input.cluster);
+        const created: Waiting[] = [];
+        for (const target of input.claims) {
+          const snapshot = await createSnapshot(apis, { cluster: input.cluster, setId: input.setId, target, className: input.className });
+          created.push({ name: snapshot.metadata!.name!, target });
+        }
+        return created;
+      });
     },
 
     // Polls until every snapshot is cut (status.creationTime) or ready (readyToUse), heartbeating;
@@ -112,7 +118,8 @@ export function createVolumeSnapshotActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        await context.sleep(Math.min(input.pollIntervalSeconds * 1000, Math.max(deadline - Date.now(), 0) + 10));
+        // Beating through the wait: a poll interval longer than the heartbeat timeout must not read as a silent step.
+        await beating(() => context.sleep(Math.min(input.pollIntervalSeconds * 1000, Math.max(deadline - Date.now(), 0) + 10)));
       }
     },
 

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { beating } from '../heartbeats';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
 import type { VolumeSnapshotDetails } from '../../common/volumeSnapshotDetails';
@@ -40,7 +41,8 @@ async function untilDone(what: string, wait: Waiting, pending: () => Promise<str
     if (Date.now() >= deadline) {
       throw ApplicationFailure.create({ message: `${what} by the deadline ${wait.deadline}: ${left.slice(0, 10).join('; ')}${left.length > 10 ? ` (+${left.length - 10} more)` : ''}`, type, nonRetryable: true });
     }
-    await context.sleep(Math.min(wait.pollIntervalSeconds * 1000, Math.max(deadline - Date.now(), 0) + 10));
+    // Beating through the wait: a poll interval longer than the heartbeat timeout must not read as a silent step.
+    await beating(() => context.sleep(Math.min(wait.pollIntervalSeconds * 1000, Math.max(deadline - Date.now(), 0) + 10)));
   }
 }
 

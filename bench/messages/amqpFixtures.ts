@@ -48,6 +48,10 @@ export async function peekAll(model: ChannelModel, queue: string, idleMs = 1000)
   const ch = await model.createChannel();
   const out: ReadMessage[] = [];
   const { messageCount } = await ch.checkQueue(queue);
+  if (messageCount === 0) {
+    await ch.close();
+    return out;
+  }
   await ch.prefetch(Math.min(65535, Math.max(1, messageCount)));
   await new Promise<void>((resolve) => {
     let timer = setTimeout(resolve, idleMs);

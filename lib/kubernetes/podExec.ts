@@ -27,6 +27,7 @@ interface WebSocket {
   readonly bufferedAmount: number;
   send(data: Buffer): void;
   close(code?: number, reason?: string): void;
+  terminate(): void;
   pause(): void;
   resume(): void;
   on(event: 'close', listener: (code: number) => void): void;
@@ -41,11 +42,15 @@ const CLOSE = 255;
 // Pause reading stdin while this much is queued in the socket.
 const STDIN_HIGH_WATER = 4 * 1024 * 1024;
 const STDERR_KEPT = 16 * 1024;
+// How long our own close waits for the API server's reply before the connection is dropped.
+const CLOSE_GRACE_MS = 1000;
 
 export interface ExecIo {
   stdin?: Readable;
   stdout?: Writable;
   timeoutMs?: number;
+  // Closes the exec (the kubelet then ends the command) when aborted.
+  signal?: AbortSignal;
 }
 
 // Runs argv in the pod; resolves when the command exited 0, rejects with
@@ -91,25 +96,37 @@ export async function podExec(kc: KubeConfig, target: PodTarget, argv: string[],
   const done = new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     // Why we closed it ourselves (the close code the event reports is the peer's echo, if any).
-    let closedBy: 'timeout' | 'output' | undefined;
-    if (io.timeoutMs)
-      timer = setTimeout(() => {
-        closedBy = 'timeout';
-        ws.close(4000, 'timeout');
-      }, io.timeoutMs);
+    let closedBy: 'timeout' | 'output' | 'cancelled' | undefined;
+    // Our own close does not wait out the close handshake: a socket paused for
+    // backpressure never reads the API server's reply, and the exec stayed in
+    // flight there (CI: over 10 s after the reader gave up). After a moment
+    // the connection is dropped, which ends the exec at the API server.
+    const closeOurselves = (why: NonNullable<typeof closedBy>, code: number, reason: string) => {
+      closedBy ??= why;
+      ws.close(code, reason);
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    };
+    if (io.timeoutMs) timer = setTimeout(() => closeOurselves('timeout', 4000, 'timeout'), io.timeoutMs);
     // The consumer gave up (an upload failed and its pipeline was destroyed):
     // end the exec, or the paused socket and the command in the pod would
     // wait for a drain that never comes.
     io.stdout?.once('close', () => {
       if (status !== undefined || ws.readyState !== ws.OPEN) return;
-      closedBy ??= 'output';
-      ws.close(4002, 'output closed');
+      closeOurselves('output', 4002, 'output closed');
     });
+    const cancelled = () => {
+      if (status !== undefined || ws.readyState !== ws.OPEN) return;
+      closeOurselves('cancelled', 4003, 'cancelled');
+    };
+    if (io.signal?.aborted) cancelled();
+    else io.signal?.addEventListener('abort', cancelled, { once: true });
     ws.on('close', (code: number) => {
       if (timer) clearTimeout(timer);
+      io.signal?.removeEventListener('abort', cancelled);
       if (status?.status === 'Success') return resolve();
       if (status) return reject(new HostCommandFailed(argv, exitCodeOf(status), `${stderr}\n${status.message ?? ''}`, /executable file not found|no such file or directory/i.test(status.message ?? '')));
       if (closedBy === 'output') return reject(new HostCommandFailed(argv, null, `${stderr}\nthe output of the exec in pod ${target.namespace}/${target.pod} was closed before the command ended`));
+      if (closedBy === 'cancelled') return reject(new HostCommandFailed(argv, null, `${stderr}\nthe step was cancelled or its attempt timed out (exec in pod ${target.namespace}/${target.pod} closed)`));
       if (closedBy === 'timeout') return reject(new HostCommandFailed(argv, null, `${stderr}\nno exit status within ${Math.round((io.timeoutMs ?? 0) / 1000)} s (exec in pod ${target.namespace}/${target.pod} closed)`));
       reject(new ExecStreamDropped(target, argv, code, stderr));
     });

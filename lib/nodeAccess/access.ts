@@ -8,7 +8,7 @@ export interface NodeHost {
   // For messages: "local host of rabbit@host1".
   describe(): string;
   // Runs argv on the node's host with the node's environment; resolves stdout, rejects with HostCommandFailed.
-  run(argv: string[], options?: { timeoutMs?: number }): Promise<string>;
+  run(argv: string[], options?: RunOptions): Promise<string>;
   // argv's stdout as a stream; the stream errors if the command exits non-zero.
   streamOut(argv: string[]): Readable;
   // Feeds input to argv's stdin; resolves when the command exited 0.
@@ -22,6 +22,15 @@ export interface NodeHost {
   readonly rabbitmqctl: string;
   readonly rabbitmqDiagnostics: string;
   readonly rabbitmqServer: string;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  // Aborted when the step that runs the command is cancelled or its attempt
+  // times out: the command is stopped, so a retry never runs beside the
+  // attempt it replaces (a pile of rabbitmqctl VMs on a loaded host makes
+  // every later attempt slower still).
+  signal?: AbortSignal;
 }
 
 export class HostCommandFailed extends Error {

@@ -62,6 +62,7 @@ export function nodeTaskQueue(config: RabbitvaultConfig, cluster: string, node: 
   return access.type === 'local' ? access.taskQueue : config.temporal.taskQueue;
 }
 
-export function rabbitNode(config: RabbitvaultConfig, cluster: string, node: string): RabbitNode {
-  return new RabbitNode(hostFor(config, cluster, node), node);
+// signal: the running step's cancellation (see stepNode in activities/).
+export function rabbitNode(config: RabbitvaultConfig, cluster: string, node: string, signal?: AbortSignal): RabbitNode {
+  return new RabbitNode(hostFor(config, cluster, node), node, signal);
 }

@@ -4,8 +4,8 @@ import { FailureType } from '../../common/failures';
 import type { KubernetesNodeAccess } from '../../config/nodeSchema';
 import type { KubernetesAccess } from '../../config/kubernetesSchema';
 import { loadKubeConfig } from '../kubernetes/client';
-import { podExec, PodExecRefused, type PodTarget } from '../kubernetes/podExec';
-import { HostCommandFailed, type NodeHost } from './access';
+import { podExec, PodExecRefused, type ExecIo, type PodTarget } from '../kubernetes/podExec';
+import { HostCommandFailed, type NodeHost, type RunOptions } from './access';
 
 // The node runs in a pod: every command goes through the API server's exec
 // into the RabbitMQ container, as the guide's `kubectl exec` does. The
@@ -51,7 +51,7 @@ export class KubernetesNodeHost implements NodeHost {
     return vars.length ? ['env', ...vars, ...argv] : argv;
   }
 
-  private exec(argv: string[], io: { stdin?: Readable; stdout?: Writable; timeoutMs?: number }): Promise<void> {
+  private exec(argv: string[], io: ExecIo): Promise<void> {
     return loadKubeConfig(this.kubeconfig, this.context)
       .then((kc) => podExec(kc, this.target, this.argv(argv), io))
       .catch((error: unknown) => {
@@ -63,7 +63,7 @@ export class KubernetesNodeHost implements NodeHost {
       });
   }
 
-  async run(argv: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  async run(argv: string[], options: RunOptions = {}): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     const stdout = new Writable({
@@ -74,7 +74,7 @@ export class KubernetesNodeHost implements NodeHost {
         callback();
       },
     });
-    await this.exec(argv, { stdout, timeoutMs: options.timeoutMs ?? 120_000 });
+    await this.exec(argv, { stdout, timeoutMs: options.timeoutMs ?? 120_000, signal: options.signal });
     if (size > 64 * 1024 * 1024) throw new HostCommandFailed(argv, 0, `output over 64 MiB from ${this.describe()}`);
     return Buffer.concat(chunks).toString('utf8');
   }

@@ -1,9 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NodeAccess } from '../../config/nodeSchema';
 import { processOutput } from '../archive/processStream';
-import { HostCommandFailed, type NodeHost } from './access';
+import { HostCommandFailed, type NodeHost, type RunOptions } from './access';
 
 type LocalAccess = Extract<NodeAccess, { type: 'local' }>;
 
@@ -35,12 +35,44 @@ export class LocalNodeHost implements NodeHost {
     return `local host of ${this.nodeName}`;
   }
 
-  run(argv: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  // The command runs in a process group of its own: a timeout or a cancelled
+  // step stops it and whatever it started (rabbitmqctl is a script that runs
+  // an Erlang VM).
+  run(argv: string[], options: RunOptions = {}): Promise<string> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
     return new Promise((resolve, reject) => {
-      execFile(argv[0]!, argv.slice(1), { env: this.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const code = (error as NodeJS.ErrnoException).code;
-        reject(new HostCommandFailed(argv, typeof code === 'number' ? code : null, `${stderr}\n${stdout}`, code === 'ENOENT'));
+      if (options.signal?.aborted) return reject(new HostCommandFailed(argv, null, 'not started: the step was cancelled'));
+      const child = spawn(argv[0]!, argv.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const out = { stdout: '', stderr: '', bytes: 0, stoppedBecause: '' };
+      const stop = (why: string) => {
+        out.stoppedBecause ||= why;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      };
+      const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+        out.bytes += chunk.length;
+        // A command's answer, never bulk data (streamOut is for that).
+        if (out.bytes > 64 * 1024 * 1024) return stop('stopped: output over 64 MiB');
+        out[stream] += chunk.toString('utf8');
+      };
+      child.stdout.on('data', collect('stdout'));
+      child.stderr.on('data', collect('stderr'));
+      const cancelled = () => stop('stopped: the step was cancelled or its attempt timed out');
+      const timer = setTimeout(() => stop(`stopped: no exit within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
+      options.signal?.addEventListener('abort', cancelled, { once: true });
+      const settle = (error: HostCommandFailed | undefined) => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', cancelled);
+        if (error) reject(error);
+        else resolve(out.stdout);
+      };
+      child.once('error', (error: NodeJS.ErrnoException) => settle(new HostCommandFailed(argv, null, error.message, error.code === 'ENOENT')));
+      child.once('close', (code) => {
+        if (code === 0 && !out.stoppedBecause) return settle(undefined);
+        settle(new HostCommandFailed(argv, code, `${out.stderr}\n${out.stdout}${out.stoppedBecause ? `\n${out.stoppedBecause}` : ''}`));
       });
     });
   }

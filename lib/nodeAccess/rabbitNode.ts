@@ -29,14 +29,21 @@ export class RabbitNode {
   constructor(
     readonly host: NodeHost,
     readonly nodeName: string,
+    // The running step's cancellation: every command stops when it aborts.
+    private readonly signal?: AbortSignal,
   ) {}
 
+  // Every command of this node object stops when the step's signal aborts.
+  private run(argv: string[], timeoutMs?: number): Promise<string> {
+    return this.host.run(argv, { timeoutMs, signal: this.signal });
+  }
+
   async ctl(args: string[], timeoutMs = 120_000): Promise<string> {
-    return this.wrap(`rabbitmqctl ${args[0]}`, this.host.run([this.host.rabbitmqctl, '-n', this.nodeName, '-q', ...args], { timeoutMs }));
+    return this.wrap(`rabbitmqctl ${args[0]}`, this.run([this.host.rabbitmqctl, '-n', this.nodeName, '-q', ...args], timeoutMs));
   }
 
   async diagnostics(args: string[], timeoutMs = 60_000): Promise<string> {
-    return this.wrap(`rabbitmq-diagnostics ${args[0]}`, this.host.run([this.host.rabbitmqDiagnostics, '-n', this.nodeName, '-q', ...args], { timeoutMs }));
+    return this.wrap(`rabbitmq-diagnostics ${args[0]}`, this.run([this.host.rabbitmqDiagnostics, '-n', this.nodeName, '-q', ...args], timeoutMs));
   }
 
   async facts(): Promise<NodeFacts> {
@@ -110,7 +117,7 @@ export class RabbitNode {
   }
 
   async bytesUnder(dir: string): Promise<number> {
-    const out = await this.host.run(['du', '-sb', dir]).catch((error: unknown) => {
+    const out = await this.run(['du', '-sb', dir]).catch((error: unknown) => {
       throw this.failure(`cannot measure ${dir}: ${(error as Error).message}`, FailureType.NodeCommandFailed);
     });
     return Number(out.split(/\s/)[0]) || 0;
@@ -131,6 +138,8 @@ export class RabbitNode {
       return true;
     } catch (error) {
       refusedAccess(error);
+      // A command stopped because the step was cancelled answers nothing about the node.
+      if (this.signal?.aborted) throw error;
       return false;
     }
   }
@@ -175,16 +184,18 @@ export class RabbitNode {
 
   async exists(file: string): Promise<boolean> {
     try {
-      await this.host.run(['test', '-e', file]);
+      await this.run(['test', '-e', file]);
       return true;
     } catch (error) {
       refusedAccess(error);
+      // A command stopped because the step was cancelled answers nothing about the node.
+      if (this.signal?.aborted) throw error;
       return false;
     }
   }
 
   async fs(argv: string[]): Promise<string> {
-    return this.wrap(argv[0]!, this.host.run(argv));
+    return this.wrap(argv[0]!, this.run(argv));
   }
 
   private async wrap<T>(what: string, promise: Promise<T>): Promise<T> {

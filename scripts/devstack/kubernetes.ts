@@ -6,6 +6,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { findGo, runGo, toolCacheDir } from './goTools';
 import { assertPortFree, waitFor } from './ports';
+import { logTail } from './logTail';
 import { SetupError, step } from './progress';
 import { stopChild } from './temporal';
 
@@ -82,10 +83,9 @@ function readiness(server: string, ca: string, token: string): Promise<{ ready: 
   });
 }
 
-// The last lines of a log, for an error that must say why without a second look.
-function logTail(file: string, lines = 15): string {
+function lastLines(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return logTail(file, 15).join('\n');
   } catch {
     return '(no log)';
   }
@@ -174,7 +174,7 @@ export async function startKubernetesApiServer(options: { dir: string; etcdPort:
   } catch (error) {
     await stop();
     const logFile = path.join(dir, 'kubernetes.log');
-    throw new SetupError(`${(error as Error).message} (last readiness answer: ${last}; log ${logFile}, last lines:\n${logTail(logFile)})`);
+    throw new SetupError(`${(error as Error).message} (last readiness answer: ${last}; log ${logFile}, last lines:\n${lastLines(logFile)})`);
   }
   const kubeconfig = path.join(dir, 'kubeconfig.yaml');
   writeFileSync(

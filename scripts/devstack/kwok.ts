@@ -3,6 +3,7 @@ import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureGoTool, findGo, toolPath, type GoTool } from './goTools';
 import { assertPortFree, isPortFree, waitFor } from './ports';
+import { logTail } from './logTail';
 import { SetupError, step } from './progress';
 import { stopChild } from './temporal';
 
@@ -79,7 +80,7 @@ export async function startKwok(options: { dir: string; kubeconfig: string; port
     await waitFor(
       `kwok on 127.0.0.1:${options.port}`,
       async () => {
-        if (exited) throw new SetupError(`kwok exited before it was ready (log: ${logFile}): ${readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ')}`);
+        if (exited) throw new SetupError(`kwok exited before it was ready (log: ${logFile}): ${logTail(logFile, 5).join(' | ')}`);
         return !(await isPortFree(options.port));
       },
       60_000,

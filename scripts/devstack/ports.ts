@@ -13,15 +13,15 @@ export async function assertPortFree(port: number, what: string, hint: string): 
   if (!(await isPortFree(port))) throw new SetupError(`port ${port} (${what}) is in use: ${hint}`);
 }
 
-// Ports this process handed out: the OS may offer a just-released port again,
-// and two services of one stack must never be given the same one.
+// Ports this process handed out: never hand one out twice.
 const handedOut = new Set<number>();
 
 // A port the OS says is free now, never one already handed out by this
-// process; tests use these so runs never collide.
+// process, and held back from other processes for about a minute (see
+// reservedPort); tests use these so runs never collide.
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await osFreePort();
+    const port = await reservedPort();
     if (!handedOut.has(port)) {
       handedOut.add(port);
       return port;
@@ -29,14 +29,26 @@ export async function freePort(): Promise<number> {
   }
 }
 
-function osFreePort(): Promise<number> {
+// Linux may give a just-closed port to the next bind(0) of any process: the
+// Temporal dev server picks its internal ports that way, as do the other
+// lane's tests, so a port we merely closed could be taken before its owner
+// binds it (CI saw a dev server and a worker fail together). So, as
+// Temporal's own GetFreePort does: connect to the port and close the
+// accepted side first. That side waits in TIME_WAIT (60 s), which bind(0)
+// skips, while an explicit bind with SO_REUSEADDR (Node, Go and Erlang's
+// listeners set it) still succeeds.
+function reservedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    const server = net.createServer((accepted) => accepted.destroy());
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const client = net.connect(port, '127.0.0.1');
+      client.once('error', reject);
+      // The server closed first, so this close completes its TIME_WAIT.
+      client.once('close', () => server.close(() => resolve(port)));
+      client.resume();
     });
   });
 }

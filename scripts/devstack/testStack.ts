@@ -9,6 +9,11 @@ export const TestStackInfo = z.object({
   // A real kube-apiserver (with etcd; no kubelet, no controllers) and a kubeconfig for it.
   // node: the kwok node test pods are placed on (its exec runs commands on this host).
   kubernetes: z.object({ server: z.string(), kubeconfig: z.string(), node: z.string() }),
+  // Test files run in lanes side by side (scripts/run-tests.ts). Each lane has its
+  // own Temporal namespace (workflow, schedule and lock ids never collide), its own
+  // MinIO bucket and its own pair of RabbitMQ nodes; the Kubernetes API server is
+  // shared, and files that use it run in lane 1 only.
+  lane: z.object({ number: z.number().int().min(1), temporalNamespace: z.string(), bucket: z.string() }),
   nodes: z.array(
     z.object({
       name: z.string(),

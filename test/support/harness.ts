@@ -24,14 +24,14 @@ export function clusterEntry(node: IsolatedRabbitNode, password = 'value:guest')
 export function testConfig(clusters: Record<string, ReturnType<typeof clusterEntry>>, storageDefault: 'local' | 'minio' = 'local'): RabbitvaultConfig {
   const stack = testStack();
   return RabbitvaultConfig.parse({
-    temporal: { address: stack.temporalAddress, taskQueue: `test-${randomBytes(4).toString('hex')}` },
+    temporal: { address: stack.temporalAddress, namespace: stack.lane.temporalNamespace, taskQueue: `test-${randomBytes(4).toString('hex')}` },
     storage: {
       default: storageDefault,
       targets: {
         local: { type: 'local', path: scratchDir('backups') },
         minio: {
           type: 's3',
-          bucket: 'rabbitvault-test',
+          bucket: stack.lane.bucket,
           endpoint: stack.minio.endpoint,
           forcePathStyle: true,
           accessKeyId: `value:${stack.minio.accessKeyId}`,

@@ -79,8 +79,8 @@ export interface CrashLoopOptions<S, R> {
   // Fail the attempts the killed worker was running at once (default) instead of
   // waiting out their heartbeat or attempt timeout.
   failOrphanedAttempts?: boolean;
-  // Only these points (for a closer look at one; default: all).
-  only?: (point: KillPoint) => boolean;
+  // Only these points (a closer look at one, or a stretch of the workflow; default: all).
+  only?: (point: KillPoint, boundaries: Boundary[]) => boolean;
 }
 
 // The production worker (dist/) as a process, built at most once per test file:
@@ -326,7 +326,7 @@ export async function runCrashLoop<S, R>(o: CrashLoopOptions<S, R>): Promise<Cra
     o.onPoint?.(`clean run: ${boundaries.length} activities (${boundaries.map((b) => `${b.activityType} ${b.cleanMs ?? '?'} ms`).join(', ')}) -> ${describeOutcome(cleanOutcome)} in ${clean.seconds.toFixed(1)} s (${split})`);
 
     const points: Array<PointReport<R>> = [];
-    const all = killPointsOf(boundaries).filter((p) => !o.only || o.only(p));
+    const all = killPointsOf(boundaries).filter((p) => !o.only || o.only(p, boundaries));
     const perRun = Math.max(1, o.pointsPerRun ?? 1);
     for (let from = 0; from < all.length; from += perRun) {
       const group = all.slice(from, from + perRun);
@@ -366,7 +366,9 @@ export async function runCrashLoop<S, R>(o: CrashLoopOptions<S, R>): Promise<Cra
 // Points that must be hit: every "after start" of an activity whose clean attempt
 // took longer than minMs, and every "after completion" but the last activity's
 // (after it only the workflow's own completion follows, within milliseconds).
-export function requiredMisses<R>(report: CrashLoopReport<R>, minMs = 100): string[] {
+// Shorter activities are tried and reported, not required: one of 139 ms in a
+// clean run (its first HTTP connection) ended within one 20 ms poll in the next.
+export function requiredMisses<R>(report: CrashLoopReport<R>, minMs = 500): string[] {
   const last = report.boundaries.at(-1)?.ordinal;
   return report.points
     .filter((p) => !p.hit)

@@ -40,7 +40,7 @@ export async function whileStopped<T>(
   try {
     await CancellationScope.nonCancellable(start);
   } catch (error) {
-    throw explainFailure(`restarting ${what}`, error, `the node may still be stopped; ${outcome.ok ? '' : `the step before failed: ${reason}`}`);
+    throw explainFailure(`restarting ${what}`, error, `the node may still be stopped${outcome.ok ? '' : `; the step before failed: ${reason}`}`);
   }
   const window = stopWindow(stoppedAt, new Date());
   if (outcome.ok) return { result: outcome.value, window };
