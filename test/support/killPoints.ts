@@ -135,6 +135,32 @@ function closingOf(e: HistoryEvent): { scheduledEventId: string } | undefined {
   return a?.scheduledEventId != null ? { scheduledEventId: a.scheduledEventId.toString() } : undefined;
 }
 
+// How long an activity took from its scheduling to this closing, and in which attempt.
+function took(closing: HistoryEvent, history: HistoryEvent[]): string {
+  const a = closing.activityTaskCompletedEventAttributes ?? closing.activityTaskTimedOutEventAttributes ?? closing.activityTaskFailedEventAttributes;
+  const scheduledId = a?.scheduledEventId?.toString();
+  const scheduled = history.find((e) => e.eventId?.toString() === scheduledId);
+  const attempt = history.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduledId)?.activityTaskStartedEventAttributes?.attempt;
+  const seconds = scheduled ? `${((millis(closing.eventTime) - millis(scheduled.eventTime)) / 1000).toFixed(1)} s after it was scheduled` : 'scheduling time unknown';
+  return attempt ? `${seconds}, in attempt ${attempt}` : seconds;
+}
+
+// A closing that is not a completion, with what a reader needs to tell a slow
+// node from a silent worker: which timeout fired, after how many attempts and
+// how long, and the last attempt's own failure.
+function howItEnded(closing: HistoryEvent, history: HistoryEvent[]): string {
+  const a = closing.activityTaskTimedOutEventAttributes ?? closing.activityTaskFailedEventAttributes;
+  const parts = [EventType[eventTypeOf(closing)]];
+  const failure = a?.failure;
+  const timeoutType = failure?.timeoutFailureInfo?.timeoutType;
+  // fetchHistory's events may carry enums as names or as numbers.
+  if (timeoutType) parts.push(typeof timeoutType === 'string' ? timeoutType : (temporal.api.enums.v1.TimeoutType[timeoutType] ?? String(timeoutType)));
+  parts.push(took(closing, history));
+  const last = failure?.cause?.message ?? (timeoutType ? undefined : failure?.message);
+  if (last) parts.push(`last failure: ${last.replace(/\s+/g, ' ').slice(0, 200)}`);
+  return parts.join(', ');
+}
+
 // Every ActivityTaskScheduled event of a history, in order, with the occurrence of its type.
 export function boundariesOf(events: HistoryEvent[]): Boundary[] {
   const seen = new Map<string, number>();
@@ -206,9 +232,9 @@ async function watchFor(handle: WorkflowHandle, point: KillPoint, workerPid: num
         const workflowClosed = history.some((e) => WORKFLOW_CLOSED.has(eventTypeOf(e)));
         if (point.phase === 'completed') {
           if (closing && eventTypeOf(closing) === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && !workflowClosed) {
-            return { hit: true, note: `killed ${Math.round(Date.now() - millis(closing.eventTime))} ms after the completion was recorded` };
+            return { hit: true, note: `killed ${Math.round(Date.now() - millis(closing.eventTime))} ms after the completion was recorded (${took(closing, history)})` };
           }
-          if (closing && eventTypeOf(closing) !== EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) return { hit: false, note: `the activity ended as ${EventType[eventTypeOf(closing)]}` };
+          if (closing && eventTypeOf(closing) !== EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) return { hit: false, note: `the activity ended as ${howItEnded(closing, history)}` };
         } else if (closing) {
           return { hit: false, note: `the activity ${closing.activityTaskCompletedEventAttributes ? 'completed' : 'closed'} between two polls (${pollMs} ms)` };
         }
