@@ -12,6 +12,7 @@ import { defaultDeps } from '../activities/deps';
 import { createDataDirectoryBackupActivities } from '../activities/dataDirectory/dataDirectoryBackup';
 import type { StorageBackend } from '../lib/storage/backend';
 import { LocalDirectoryStorage } from '../lib/storage/local';
+import { rabbitNode } from '../lib/nodeAccess/hosts';
 import type { RabbitvaultConfig } from '../config/schema';
 import { progressQuery } from '../common/progress';
 import type { BackupDataDirectoryResult } from '../contracts/dataDirectory';
@@ -37,10 +38,12 @@ function tinyFilesystem(): { dir: string; unmount: () => void } | null {
   return { dir, unmount: () => execFileSync('umount', [dir]) };
 }
 
-// Node a's rabbitmqctl and rabbitmq-diagnostics taken from cli instead (stand-ins written by a test).
-function withCli(base: RabbitvaultConfig, cli: string): RabbitvaultConfig {
+// Node a's tools taken from cli instead (stand-ins written by a test): rabbitmqctl and
+// rabbitmq-diagnostics (the latter found beside rabbitmqctl), or rabbitmq-server.
+function withCli(base: RabbitvaultConfig, cli: string, tool: 'rabbitmqctl' | 'rabbitmqServer' = 'rabbitmqctl'): RabbitvaultConfig {
   const node = base.clusters.c!.nodes[0]!;
-  return { ...base, clusters: { c: { ...base.clusters.c!, nodes: [{ ...node, access: { ...node.access, rabbitmqctl: path.join(cli, 'rabbitmqctl') } }] } } } as RabbitvaultConfig;
+  const file = path.join(cli, tool === 'rabbitmqctl' ? 'rabbitmqctl' : 'rabbitmq-server');
+  return { ...base, clusters: { c: { ...base.clusters.c!, nodes: [{ ...node, access: { ...node.access, [tool]: file } }] } } } as RabbitvaultConfig;
 }
 
 // The real local storage, with uploads cut after `cutAfter` bytes or slowed per chunk.
@@ -282,6 +285,30 @@ describe('data-directory faults', () => {
     } finally {
       if (!(await appRunning(a))) await a.ctl(['start_app']);
       await h.stop();
+    }
+  });
+
+  test('a VM that answers only seconds after rabbitmq-server -detached returns: the start waits for it', async () => {
+    // On a loaded host a new VM registers its node name seconds after -detached
+    // returns, and await_startup before that fails as unreachable: in CI every
+    // VM start after a worker kill lost an attempt to it. The stand-in starts the
+    // real VM 5 s after it returns.
+    const cli = scratchDir('late-vm');
+    const server = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+    writeFileSync(path.join(cli, 'rabbitmq-server'), `#!/bin/sh\ncd ${a.dir}\n( sleep 5; exec ${server} "$@" ) </dev/null >/dev/null 2>&1 &\n`, { mode: 0o755 });
+    const config = withCli(dataConfig([a]), cli, 'rabbitmqServer');
+    const node = rabbitNode(config, 'c', a.nodeName);
+    await node.stopVm();
+    try {
+      assert.equal(await node.vmRunning(), false, 'the VM is down before the start');
+      const began = Date.now();
+      await node.startApp();
+      assert.ok(Date.now() - began >= 5000, 'the start waited for the late VM');
+      assert.ok(await appRunning(a), 'RabbitMQ runs');
+    } finally {
+      // A failed start leaves the late VM booting: wait for it before starting one.
+      for (let i = 0; i < 30 && !(await a.isRunning()); i += 1) await new Promise((r) => setTimeout(r, 1000));
+      if (!(await a.isRunning())) await a.start();
     }
   });
 

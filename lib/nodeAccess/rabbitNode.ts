@@ -24,6 +24,9 @@ export interface NodeFacts {
   runningNodes?: string[];
 }
 
+// How long a start waits for a new VM to answer at all (it then has await_startup's own 120 s to boot).
+const VM_ANSWER_MS = 60_000;
+
 // One RabbitMQ node, learned from the node itself (never hard-coded paths).
 export class RabbitNode {
   constructor(
@@ -165,7 +168,26 @@ export class RabbitNode {
       // The VM itself is down (crash, host reboot): start it with the node's own environment.
       await this.wrap('rabbitmq-server -detached', this.host.run([this.host.rabbitmqServer, '-detached']));
     }
-    await this.ctl(['await_startup', '--timeout', '120'], 150_000);
+    await this.awaitStartup();
+  }
+
+  // A VM started by -detached registers its node name a moment after the
+  // script returns, and seconds later on a loaded host: until then
+  // await_startup fails as unreachable. In CI every VM start after a worker
+  // kill lost an attempt (and its backoff) to that, and one ran past its node
+  // start deadline. A VM that never answers (a bad rabbitmq.conf) fails here
+  // after VM_ANSWER_MS; the step's own deadline bounds the whole start.
+  private async awaitStartup(): Promise<void> {
+    const deadline = Date.now() + VM_ANSWER_MS;
+    for (;;) {
+      try {
+        await this.ctl(['await_startup', '--timeout', '120'], 150_000);
+        return;
+      } catch (error) {
+        if (!(error instanceof ApplicationFailure && error.type === FailureType.NodeUnreachable) || Date.now() > deadline) throw error;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 
   // Every listener (AMQP included) accepts TCP connections again.

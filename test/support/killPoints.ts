@@ -219,9 +219,18 @@ async function watchFor(handle: WorkflowHandle, point: KillPoint, workerPid: num
   let activityId: string | undefined;
   let scheduledId: string | undefined;
   let polls = 0;
+  // Failed attempts leave no event (only the last one closes the activity): their
+  // failures are read from the pending activity, so a slow point says why.
+  const attemptFailures = new Map<number, string>();
+  const failedAttempts = () => (attemptFailures.size ? `; ${[...attemptFailures].map(([n, m]) => `attempt ${n} failed: ${m}`).join('; ')}` : '');
   while (Date.now() < deadline) {
     const needHistory = point.phase === 'completed' || !activityId || polls % 10 === 9;
     polls += 1;
+    if (point.phase === 'completed' && activityId && polls % 10 === 0) {
+      const pending = (await handle.describe()).raw.pendingActivities?.find((p) => p.activityId === activityId);
+      const message = pending?.lastFailure?.message;
+      if (message && pending.attempt) attemptFailures.set(pending.attempt - 1, message.replace(/\s+/g, " ").slice(0, 1500));
+    }
     if (needHistory) {
       const history = await events(handle);
       const scheduled = scheduledIn(history, b);
@@ -232,9 +241,9 @@ async function watchFor(handle: WorkflowHandle, point: KillPoint, workerPid: num
         const workflowClosed = history.some((e) => WORKFLOW_CLOSED.has(eventTypeOf(e)));
         if (point.phase === 'completed') {
           if (closing && eventTypeOf(closing) === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && !workflowClosed) {
-            return { hit: true, note: `killed ${Math.round(Date.now() - millis(closing.eventTime))} ms after the completion was recorded (${took(closing, history)})` };
+            return { hit: true, note: `killed ${Math.round(Date.now() - millis(closing.eventTime))} ms after the completion was recorded (${took(closing, history)}${failedAttempts()})` };
           }
-          if (closing && eventTypeOf(closing) !== EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) return { hit: false, note: `the activity ended as ${howItEnded(closing, history)}` };
+          if (closing && eventTypeOf(closing) !== EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) return { hit: false, note: `the activity ended as ${howItEnded(closing, history)}${failedAttempts()}` };
         } else if (closing) {
           return { hit: false, note: `the activity ${closing.activityTaskCompletedEventAttributes ? 'completed' : 'closed'} between two polls (${pollMs} ms)` };
         }
