@@ -229,7 +229,7 @@ async function watchFor(handle: WorkflowHandle, point: KillPoint, workerPid: num
     if (point.phase === 'completed' && activityId && polls % 10 === 0) {
       const pending = (await handle.describe()).raw.pendingActivities?.find((p) => p.activityId === activityId);
       const message = pending?.lastFailure?.message;
-      if (message && pending.attempt) attemptFailures.set(pending.attempt - 1, message.replace(/\s+/g, " ").slice(0, 1500));
+      if (message && pending.attempt) attemptFailures.set(pending.attempt - 1, message.replace(/\s+/g, ' ').slice(0, 300));
     }
     if (needHistory) {
       const history = await events(handle);
