@@ -173,9 +173,9 @@ export class RabbitNode {
 
   // A VM started by -detached registers its node name a moment after the
   // script returns, and seconds later on a loaded host: until then
-  // await_startup fails as unreachable. In CI every VM start after a worker
-  // kill lost an attempt (and its backoff) to that, and one ran past its node
-  // start deadline. A VM that never answers (a bad rabbitmq.conf) fails here
+  // await_startup fails as unreachable. The start that retried a killed
+  // worker's lost an attempt to that in every local rerun, and in CI one ran
+  // past its node start deadline. A VM that never answers (a bad rabbitmq.conf) fails here
   // after VM_ANSWER_MS; the step's own deadline bounds the whole start.
   private async awaitStartup(): Promise<void> {
     const deadline = Date.now() + VM_ANSWER_MS;
