@@ -19,12 +19,12 @@ import type { RabbitvaultConfig } from '../config/schema';
 import type { Component } from '../common/names';
 import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../contracts/dataDirectory';
 import type { BackupMessagesResult, RestoreMessagesResult } from '../contracts/messages';
-import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
+import type { RestoreConfigurationResult } from '../contracts/configuration';
 import { depth, numbered, openAmqp, peekAll, publishAll } from '../bench/messages/amqpFixtures';
 import { dataConfig, localTaskQueue, nodeQueues, waitForCounts } from './dataDirectory.support';
 import { clusterEntry, testConfig } from './support/harness';
 import { boundariesOf, formatPoint, killPointsOf, requiredMisses, runCrashLoop, spawnBuiltWorker, summary, type CrashLoopReport } from './support/killPoints';
-import { ensureRunning, lockReleased } from './support/crashRuns';
+import { configurationRestoreRuns, ensureRunning, lockReleased } from './support/crashRuns';
 import { scratchDir, testNode, testStack } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
 
@@ -347,30 +347,21 @@ describe('crash at every step: a worker SIGKILLed at each activity boundary', { 
       const originalConf = readFileSync(conf);
       try {
         await t.test('restoreConfiguration (with restart)', { skip: !wanted('restoreConfiguration') }, async (tt) => {
-          let configSet = '';
-          const changedConf = (label: string) => Buffer.concat([originalConf, Buffer.from(`# before the crash run "${label}"\n`)]);
           const leftovers = () => readdirSync(b.dir).filter((n) => n.includes('.rabbitvault-'));
+          const runs = configurationRestoreRuns({ client, taskQueue: nodeConfig.temporal.taskQueue, cluster: 'cb', node: b, conf, original: originalConf, workflowIdPrefix: 'crash-config-backup' });
           const r = await runCrashLoop<{ before: Buffer }, RestoreConfigurationResult>({
             ...nodeB,
             workflowType: 'restoreConfiguration',
             onPoint: (line) => progress(tt, line),
             prepare: async (label) => {
-              await ensureRunning(b);
-              if (!configSet) {
-                writeFileSync(conf, originalConf);
-                const backup = (await client.workflow.execute('backupConfiguration', { taskQueue: nodeConfig.temporal.taskQueue, workflowId: `crash-config-backup-${Date.now()}`, args: [{ cluster: 'cb' }] })) as BackupConfigurationResult;
-                configSet = backup.setId;
-              }
               for (const f of leftovers()) rmSync(path.join(b.dir, f), { force: true });
-              const before = changedConf(label);
-              writeFileSync(conf, before);
-              return { before };
+              return runs.prepare(label);
             },
             // Here startNodeApp starts a whole VM (about 16 s clean in CI); a kill inside it
             // adds a worker restart (5 s) and a second start. With 40 s, and an attempt lost
             // to a VM not yet answering (fixed in RabbitNode.startApp), CI's run timed out.
             // 90 s is the data-directory runs' downtime limit.
-            input: () => ({ cluster: 'cb', from: configSet, restart: true, nodeStartTimeoutSeconds: ddTiming.downtimeLimitSeconds, retry: ddTiming.retry }),
+            input: () => ({ cluster: 'cb', from: runs.setId(), restart: true, nodeStartTimeoutSeconds: ddTiming.downtimeLimitSeconds, retry: ddTiming.retry }),
             check: async ({ state, outcome }) => {
               const running = await ensureRunning(b);
               assert.ok(running, 'RabbitMQ runs after the run');

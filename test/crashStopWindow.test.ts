@@ -13,10 +13,10 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { RabbitvaultConfig } from '../config/schema';
 import type { BackupDataDirectoryResult, RestoreDataDirectoryResult } from '../contracts/dataDirectory';
-import type { BackupConfigurationResult, RestoreConfigurationResult } from '../contracts/configuration';
+import type { RestoreConfigurationResult } from '../contracts/configuration';
 import { numbered, openAmqp, publishAll } from '../bench/messages/amqpFixtures';
 import { dataConfig, localTaskQueue, nodeQueues, waitForCounts } from './dataDirectory.support';
-import { ensureRunning, lockReleased } from './support/crashRuns';
+import { configurationRestoreRuns, ensureRunning, lockReleased } from './support/crashRuns';
 import { runCrashLoop, spawnBuiltWorker, summary, type Boundary, type CrashLoopReport, type KillPoint, type RunOutcome } from './support/killPoints';
 import { scratchDir, testNode, testStack } from './support/stack';
 import { writeConfigFile } from './support/workerProcess';
@@ -168,7 +168,7 @@ describe('the production path: a worker SIGKILLed while a node is stopped, its a
     const file = writeConfigFile(config, path.join(scratchDir('stop-window-b'), 'rabbitvault.yaml'));
     const conf = path.join(b.dir, 'rabbitmq.conf');
     const original = readFileSync(conf);
-    let setId = '';
+    const runs = configurationRestoreRuns({ client, taskQueue: config.temporal.taskQueue, cluster: 'cb', node: b, conf, original, workflowIdPrefix: 'stop-window-config' });
     let cleanSeconds: number | undefined;
     const windowPoints = 3; // stop: started, completed; start: started
     try {
@@ -182,18 +182,8 @@ describe('the production path: a worker SIGKILLed while a node is stopped, its a
         only: stopWindowPoint,
         workflowType: 'restoreConfiguration',
         onPoint: (line) => progress(t, line),
-        prepare: async (label) => {
-          await ensureRunning(b);
-          if (!setId) {
-            writeFileSync(conf, original);
-            const backup = (await client.workflow.execute('backupConfiguration', { taskQueue: config.temporal.taskQueue, workflowId: `stop-window-config-${Date.now()}`, args: [{ cluster: 'cb' }] })) as BackupConfigurationResult;
-            setId = backup.setId;
-          }
-          const before = Buffer.concat([original, Buffer.from(`# before the run "${label}"\n`)]);
-          writeFileSync(conf, before);
-          return { before };
-        },
-        input: () => ({ cluster: 'cb', from: setId, restart: true, nodeStartTimeoutSeconds: 60, heartbeatTimeoutSeconds: HEARTBEAT_S, retry }),
+        prepare: runs.prepare,
+        input: () => ({ cluster: 'cb', from: runs.setId(), restart: true, nodeStartTimeoutSeconds: 60, heartbeatTimeoutSeconds: HEARTBEAT_S, retry }),
         check: async (run) => {
           assert.ok(await ensureRunning(b), 'RabbitMQ runs after the run');
           assert.ok(run.outcome.ok, `kills alone never fail a run: ${run.outcome.failure?.message}`);

@@ -1,5 +1,7 @@
 // What the crash tests (crashEveryStep, crashStopWindow) share between runs.
+import { writeFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
+import type { BackupConfigurationResult } from '../../contracts/configuration';
 import { dataDirectoryLockWorkflowId } from '../../common/workflowIds';
 import type { IsolatedRabbitNode } from '../../scripts/devstack/rabbitmqNode';
 import { appRunning } from '../dataDirectory.support';
@@ -27,4 +29,26 @@ export async function lockReleased(client: Client, cluster: string): Promise<voi
     await sleep(200);
   }
   throw new Error(`the lock of cluster ${cluster} is still held 30 s after the previous run`);
+}
+
+// Runs of restoreConfiguration on one node: the node running, one configuration
+// set of the original rabbitmq.conf (backed up at the first run), and the file
+// then changed, so every run has a file to replace. state.before is what a
+// failed run must leave behind.
+export function configurationRestoreRuns(o: { client: Client; taskQueue: string; cluster: string; node: IsolatedRabbitNode; conf: string; original: Buffer; workflowIdPrefix: string }) {
+  let setId = '';
+  return {
+    setId: () => setId,
+    prepare: async (label: string): Promise<{ before: Buffer }> => {
+      await ensureRunning(o.node);
+      if (!setId) {
+        writeFileSync(o.conf, o.original);
+        const backup = (await o.client.workflow.execute('backupConfiguration', { taskQueue: o.taskQueue, workflowId: `${o.workflowIdPrefix}-${Date.now()}`, args: [{ cluster: o.cluster }] })) as BackupConfigurationResult;
+        setId = backup.setId;
+      }
+      const before = Buffer.concat([o.original, Buffer.from(`# before the run "${label}"\n`)]);
+      writeFileSync(o.conf, before);
+      return { before };
+    },
+  };
 }
