@@ -52,14 +52,16 @@ export class LocalNodeHost implements NodeHost {
           // Already gone.
         }
       };
-      const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-        out.bytes += chunk.length;
+      const collect = (stream: 'stdout' | 'stderr') => (text: string) => {
+        out.bytes += Buffer.byteLength(text);
         // A command's answer, never bulk data (streamOut is for that).
         if (out.bytes > 64 * 1024 * 1024) return stop('stopped: output over 64 MiB');
-        out[stream] += chunk.toString('utf8');
+        out[stream] += text;
       };
-      child.stdout.on('data', collect('stdout'));
-      child.stderr.on('data', collect('stderr'));
+      // Decoded by the stream: a character split between two pipe reads (a
+      // queue name in list_queues) is joined, not turned into U+FFFD.
+      child.stdout.setEncoding('utf8').on('data', collect('stdout'));
+      child.stderr.setEncoding('utf8').on('data', collect('stderr'));
       const cancelled = () => stop('stopped: the step was cancelled or its attempt timed out');
       const timer = setTimeout(() => stop(`stopped: no exit within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
       options.signal?.addEventListener('abort', cancelled, { once: true });
